@@ -1,0 +1,266 @@
+"""Callbacks: code that runs around epochs and steps (history, early stopping, …).
+
+Hooks, as in Keras: ``on_train_begin``, ``on_epoch_begin``, ``on_epoch_end``,
+``on_train_end`` (and ``on_train_batch_end`` for per-step callbacks, which make
+``fit`` use the step-by-step reference executor). ``self.model`` is the model being
+trained; setting ``self.model.stop_training = True`` ends the fit after the epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gdlab._checks import check_positive_int, check_positive_number
+from gdlab.trace import Trace
+
+__all__ = [
+    "Callback",
+    "DivergenceGuard",
+    "DivergenceWarning",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+]
+
+
+class DivergenceWarning(UserWarning):
+    """Training stopped because the loss became non-finite or exploded."""
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    per_step = False  #: True if the callback needs ``on_train_batch_end``
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        """Attach the model being trained."""
+        self.model = model
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Before each epoch (0-based)."""
+
+    def on_train_batch_end(self, step: int, logs: dict[str, Any] | None = None) -> None:
+        """After each step (only called for callbacks with ``per_step = True``)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """After each epoch, with its logs (loss, val_loss, metrics, learning_rate)."""
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """After the last epoch."""
+
+
+class History(Callback):
+    """Records each epoch's logs; returned by ``fit``.
+
+    Attributes
+    ----------
+    history : dict of lists
+        ``loss``, ``val_loss`` (with validation), metrics, ``learning_rate``, and
+        ``grad_norm[l]`` (root mean square over the epoch's steps of layer l's gradient
+        norm), one entry per epoch.
+    epoch : list of int
+    step_loss : list of ndarray
+        The batch loss of every step, one array per epoch (the noise of SGD).
+    step_learning_rate : list of ndarray
+    trace : Trace
+        The recorded steps (with ``fit(trace=True)`` or ``trace=N``).
+    diverged : dict or None
+        Where training diverged (epoch, step, loss, learning_rate), if it did.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.step_loss: list[np.ndarray] = []
+        self.step_learning_rate: list[np.ndarray] = []
+        self.trace = Trace()
+        self.diverged: dict[str, Any] | None = None
+        self.params: dict[str, Any] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per epoch: epoch and every logged value."""
+        frame = pd.DataFrame(self.history)
+        frame.insert(0, "epoch", self.epoch[:len(frame)])
+        return frame
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def divergence_message(*, epoch: int, step: int | None, loss: float, learning_rate: float,
+                       restored: str) -> str:
+    """The one explanation of a divergence, shared by the step and epoch checks."""
+    where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
+    return (
+        f"Training diverged at {where} (loss = {loss:.4g}): the learning rate "
+        f"{learning_rate:g} is probably too large. θ was restored to {restored}. "
+        f"Try learning_rate={learning_rate / 10:g} (10 times smaller)."
+    )
+
+
+class DivergenceGuard(Callback):
+    """Stop when the epoch loss explodes: above ``factor`` × the first epoch's loss.
+
+    Non-finite losses are caught at the step itself by the training loop, which
+    restores θ to its value before that step. Here θ is restored to the end of the
+    last epoch whose loss was acceptable, and a :class:`DivergenceWarning` says why.
+    """
+
+    def __init__(self, factor: float = 1e4) -> None:
+        super().__init__()
+        self.factor = check_positive_number("factor", factor, hint="e.g. 1e4.")
+        self._reference: float | None = None
+        self._good_theta: np.ndarray | None = None
+
+    def on_train_begin(self, logs=None):
+        self._reference = None
+        self._good_theta = self.model._theta.copy()
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss", math.nan)
+        if self._reference is None:
+            self._reference = max(abs(loss), 1e-12)
+        if math.isfinite(loss) and loss <= self.factor * self._reference:
+            self._good_theta = self.model._theta.copy()
+            return
+        self.model._theta[...] = self._good_theta
+        eta = (logs or {}).get("learning_rate", math.nan)
+        message = divergence_message(epoch=epoch, step=None, loss=loss, learning_rate=eta,
+                                     restored="its value at the end of the last good epoch")
+        self.model.history.diverged = {"epoch": epoch, "step": None, "loss": loss,
+                                       "learning_rate": eta, "message": message}
+        self.model.stop_training = True
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` (the default here, unlike Keras) θ is set back to
+    the best epoch's at the end. ``monitor="val_loss"`` falls back to ``"loss"`` when
+    there is no validation data.
+    """
+
+    def __init__(self, monitor: str = "val_loss", *, patience: int = 5, min_delta: float = 0.0,
+                 restore_best_weights: bool = True) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.patience = check_positive_int("patience", patience, hint="e.g. 5 epochs.")
+        self.min_delta = float(min_delta)
+        self.restore_best_weights = restore_best_weights
+        self.best_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch, self.wait, self._best_theta = math.inf, None, 0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss", math.nan))
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_theta = self.model._theta.copy()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self._best_theta is not None:
+            self.model._theta[...] = self._best_theta
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch: ``schedule(epoch, lr) -> lr``."""
+
+    def __init__(self, schedule: Any) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError("schedule must be a function (epoch, learning_rate) -> learning_rate.")
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        current = optimizer.learning_rate_at(self.model.step_count)
+        optimizer.learning_rate = float(self.schedule(epoch, current))
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement."""
+
+    def __init__(self, monitor: str = "val_loss", *, factor: float = 0.1, patience: int = 10,
+                 min_learning_rate: float = 0.0) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.factor = check_positive_number("factor", factor, hint="e.g. 0.1.")
+        self.patience = check_positive_int("patience", patience, hint="e.g. 10 epochs.")
+        self.min_learning_rate = float(min_learning_rate)
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss", math.nan))
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            optimizer = self.model.optimizer
+            current = optimizer.learning_rate_at(self.model.step_count)
+            optimizer.learning_rate = max(current * self.factor, self.min_learning_rate)
+            self.wait = 0
+
+
+class ProgressBar(Callback):
+    """One line per epoch (redrawn in place on a terminal): loss, val_loss, time left."""
+
+    def __init__(self, epochs: int, stream: Any = None) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.stream = stream if stream is not None else sys.stdout
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        done = epoch + 1
+        left = elapsed / done * (self.epochs - done)
+        width = 20
+        filled = int(width * done / self.epochs)
+        bar = "█" * filled + "·" * (width - filled)
+        values = " ".join(f"{k}={v:.5g}" for k, v in (logs or {}).items()
+                          if k in ("loss", "val_loss") or k.startswith("val_") or k == "accuracy")
+        line = f"Epoch {done}/{self.epochs} {bar} {values} {elapsed:.1f}s (left ~{left:.1f}s)"
+        end = "\r" if self._tty and done < self.epochs else "\n"
+        print(line, end=end, file=self.stream, flush=True)
+
+    def on_train_end(self, logs=None):
+        if self._tty:
+            print(file=self.stream, flush=True)

@@ -1,0 +1,138 @@
+"""Input validation: arrays in, clean float arrays out, or an error that names the fix.
+
+Nothing here modifies what the user passed: conversions make new arrays (or read-only
+use of the user's own float64 array).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.floating]
+
+__all__ = ["check_exposure", "check_sample_weight", "check_X", "check_y"]
+
+
+def _to_float(value: Any, name: str) -> FloatArray:
+    if value is None:
+        raise TypeError(f"{name} is None; pass an array of numbers.")
+    if hasattr(value, "dtypes") and hasattr(value, "select_dtypes"):  # a DataFrame
+        text = [c for c, t in value.dtypes.items()
+                if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))]
+        if text:
+            raise TypeError(
+                f"{name} has non-numeric columns {text[:5]}; encode them as numbers first "
+                "(e.g. one-hot with pandas.get_dummies or gdlab fit's preprocessing)."
+            )
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # ragged lists and the like
+        raise TypeError(f"{name} could not be read as an array of numbers: {error}") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise TypeError(
+            f"{name} must hold numbers; got dtype {array.dtype}. Convert text columns to "
+            "numbers (e.g. one-hot encode categories) first."
+        )
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must hold real numbers; got complex values.")
+    return np.asarray(array, dtype=float)
+
+
+def _check_finite(array: FloatArray, name: str) -> None:
+    if not np.all(np.isfinite(array)):
+        bad = ~np.isfinite(array)
+        rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
+        kind = "NaN" if np.isnan(array).any() else "inf"
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} {kind} value(s) (rows {rows[:5].tolist()}"
+            f"{' …' if rows.size > 5 else ''}). Drop or impute missing values before fitting."
+        )
+
+
+def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> FloatArray:
+    """Return X as a float array of shape (n, p); a 1-D X is one feature per row.
+
+    Examples
+    --------
+    >>> check_X([1, 2, 3]).shape
+    (3, 1)
+    """
+    array = _to_float(X, name)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (rows × features); got an array of shape {array.shape}. "
+            "Reshape it to (n, p)."
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one row and "
+                         "one feature.")
+    _check_finite(array, name)
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {array.shape[1]} feature(s) but the model expects {n_features}. "
+            "Pass the same columns as at fit time."
+        )
+    return array
+
+
+def check_y(y: Any, n: int, *, name: str = "y") -> FloatArray:
+    """Return y as a float array with n rows (shape (n,) or (n, k))."""
+    array = _to_float(y, name)
+    if array.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D; got shape {array.shape}.")
+    if array.shape[0] != n:
+        raise ValueError(
+            f"X has {n} rows but {name} has {array.shape[0]}: they must describe the same "
+            "observations, row by row."
+        )
+    _check_finite(array, name)
+    return array
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> FloatArray | None:
+    """Return weights of shape (n,), finite, >= 0, not all zero (or None)."""
+    if sample_weight is None:
+        return None
+    w = _to_float(sample_weight, "sample_weight").ravel()
+    if w.shape[0] != n:
+        raise ValueError(
+            f"sample_weight has {w.shape[0]} values but X has {n} rows; give one weight per "
+            "row."
+        )
+    _check_finite(w, "sample_weight")
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError(
+            "sample_weight must be >= 0 with a positive sum; got "
+            f"{int((w < 0).sum())} negative weight(s), sum {w.sum()!r}."
+        )
+    return w
+
+
+def check_exposure(exposure: Any, n: int, *, loss_name: str, accepts: bool) -> FloatArray | None:
+    """Return exposure of shape (n,), finite and > 0 (or None)."""
+    if exposure is None:
+        return None
+    if not accepts:
+        raise ValueError(
+            f"exposure is for rate models (mse, poisson, gamma, tweedie), not "
+            f"loss={loss_name!r}. Drop exposure=, or compile with loss='poisson'."
+        )
+    e = _to_float(exposure, "exposure").ravel()
+    if e.shape[0] != n:
+        raise ValueError(
+            f"exposure has {e.shape[0]} values but X has {n} rows; give one exposure per row."
+        )
+    _check_finite(e, "exposure")
+    if (e <= 0).any():
+        rows = np.flatnonzero(e <= 0)
+        raise ValueError(
+            f"exposure must be > 0; {rows.size} row(s) are not (rows {rows[:5].tolist()}, "
+            f"e.g. {e[rows[0]]!r}). Drop rows with zero exposure before fitting."
+        )
+    return e

@@ -1,0 +1,278 @@
+r"""A stack of dense layers with one flat parameter vector θ: forward, loss, backward.
+
+θ holds W₁ (row-major), b₁, W₂, b₂, …; each layer's ``W`` and ``b`` are views into it,
+so an optimizer updates the whole network with one vector operation. Every entry of θ
+has a name in the lecture's notation (:attr:`Network.param_names`).
+
+The batch gradient is the chain rule applied layer by layer, from the output back:
+
+.. math:: dZ^{(L)} = \frac{w_i}{\sum w}\frac{\partial L_i}{\partial z_i}, \quad
+          dW^{(l)} = A^{(l-1)\top} dZ^{(l)}, \quad db^{(l)} = \textstyle\sum_i dZ^{(l)}_i,
+          \quad dZ^{(l-1)} = (dZ^{(l)} W^{(l)\top}) \odot \phi'(Z^{(l-1)})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab import losses as losses_module
+from gdlab.layers import Dense, DenseCache
+
+FloatArray = NDArray[np.floating]
+
+__all__ = ["LossGradient", "Network", "param_names"]
+
+
+class LossGradient(NamedTuple):
+    """The result of one forward and backward pass over a batch."""
+
+    loss: float  #: the (weighted) mean loss of the batch
+    gradient: FloatArray  #: dLoss/dθ, shape (n_params,)
+    per_row_loss: FloatArray  #: L_i, shape (n,)
+    y_pred: FloatArray  #: the network's output ŷ (before exposure), shape (n, k)
+
+
+def param_names(layers: Sequence[Dense]) -> list[str]:
+    """Names of θ's entries in the lecture's notation (see DESIGN.md).
+
+    Examples
+    --------
+    >>> a = Dense(1); a.build(1)
+    >>> param_names([a])
+    ['w', 'b']
+    >>> a = Dense(2); a.build(2)
+    >>> param_names([a])
+    ['w_{1,1}', 'w_{1,2}', 'w_{2,1}', 'w_{2,2}', 'b_1', 'b_2']
+    """
+    names: list[str] = []
+    several = len(layers) > 1
+    for number, layer in enumerate(layers, start=1):
+        sup = f"^({number})" if several else ""
+        p, k = layer.input_dim or 0, layer.units
+        if not several and k == 1:
+            names += ["w"] if p == 1 else [f"w_{j}" for j in range(1, p + 1)]
+            names += ["b"] if layer.use_bias else []
+            continue
+        names += [f"w{sup}_{{{j},{u}}}" for j in range(1, p + 1) for u in range(1, k + 1)]
+        names += [f"b{sup}_{u}" for u in range(1, k + 1)] if layer.use_bias else []
+    return names
+
+
+class Network:
+    """Dense layers in sequence, with θ as one flat vector (the math only, no training).
+
+    Parameters
+    ----------
+    layers : list of Dense
+    input_dim : int, optional
+        Number of inputs; if omitted, fixed at the first fit or :meth:`build`.
+    seed : int, optional
+        Seed of the weight initialisation (``numpy.random.default_rng(seed)``).
+    dtype : {"float64", "float32"}
+    """
+
+    def __init__(self, layers: Sequence[Dense], *, input_dim: int | None = None,
+                 seed: int | None = None, dtype: str = "float64") -> None:
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Dense) for layer in layers):
+            raise TypeError(
+                "layers must be a non-empty list of gdlab.Dense layers, e.g. "
+                "[gd.Dense(1, activation='sigmoid')]."
+            )
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+            raise TypeError(f"seed must be an integer or None; got seed={seed!r}.")
+        self.layers = layers
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        self._theta: FloatArray = np.empty(0, dtype=self.dtype)
+        self.input_dim: int | None = None
+        if input_dim is not None:
+            self.build(input_dim)
+
+    # --- parameters --------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        """Whether the input dimension is known and θ exists."""
+        return self.input_dim is not None
+
+    def build(self, input_dim: int) -> None:
+        """Fix the input dimension, allocate θ and draw the initial weights from the seed."""
+        fan_in = input_dim
+        for layer in self.layers:
+            layer.build(fan_in)
+            fan_in = layer.units
+        self.input_dim = self.layers[0].input_dim
+        self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
+        self._bind()
+        rng = np.random.default_rng(self.seed)
+        for layer in self.layers:
+            layer.initialize(rng)
+
+    def _bind(self) -> None:
+        start = 0
+        for layer in self.layers:
+            layer.bind(self._theta[start:start + layer.n_params])
+            start += layer.n_params
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise ValueError(
+                "The model has no input dimension yet: pass input_dim= to Sequential, or "
+                "call fit first."
+            )
+
+    @property
+    def theta(self) -> FloatArray:
+        """θ as a read-only view (W₁ row-major, b₁, W₂, b₂, …); assign to set it."""
+        self._require_built()
+        view = self._theta.view()
+        view.flags.writeable = False
+        return view
+
+    @theta.setter
+    def theta(self, value: FloatArray) -> None:
+        self._require_built()
+        value = np.asarray(value, dtype=float)
+        if value.shape != self._theta.shape or not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"theta must be a finite vector of {self._theta.size} numbers (the model's "
+                f"parameters); got shape {value.shape}."
+            )
+        self._theta[...] = value
+
+    @property
+    def n_params(self) -> int:
+        """Total number of parameters."""
+        self._require_built()
+        return int(self._theta.size)
+
+    @property
+    def param_names(self) -> list[str]:
+        """Names of θ's entries (``w``, ``b``; ``w_1…w_p``; ``w_{j,k}``; ``w^(l)_{j,k}``)."""
+        self._require_built()
+        return param_names(self.layers)
+
+    def layer_slices(self) -> list[slice]:
+        """The slice of θ that belongs to each layer."""
+        self._require_built()
+        slices, start = [], 0
+        for layer in self.layers:
+            slices.append(slice(start, start + layer.n_params))
+            start += layer.n_params
+        return slices
+
+    def get_weights(self) -> list[FloatArray]:
+        """Copies of ``[W1, b1, W2, b2, …]`` (b omitted for layers without bias)."""
+        self._require_built()
+        out: list[FloatArray] = []
+        for layer in self.layers:
+            out.append(layer.W.copy())
+            if layer.use_bias:
+                out.append(layer.b.copy())
+        return out
+
+    def set_weights(self, weights: Sequence[FloatArray]) -> None:
+        """Set θ from ``[W1, b1, W2, b2, …]`` (shapes as :meth:`get_weights`)."""
+        weights = [np.asarray(w, dtype=float) for w in weights]
+        if not self.built and weights:
+            self.build(weights[0].shape[0] if weights[0].ndim == 2 else 1)
+        expected = [a.shape for a in self.get_weights()]
+        got = [w.shape for w in weights]
+        if got != expected:
+            raise ValueError(
+                f"set_weights needs arrays of shapes {expected} ([W1, b1, W2, b2, …]); "
+                f"got {got}."
+            )
+        self.theta = np.concatenate([w.ravel() for w in weights])
+
+    # --- the math --------------------------------------------------------------------
+    def forward(self, X: FloatArray) -> tuple[FloatArray, list[DenseCache]]:
+        """Return the output ``A`` of the last layer and every layer's cache."""
+        caches = []
+        A = X
+        for layer in self.layers:
+            A, cache = layer.forward(A)
+            caches.append(cache)
+        return A, caches
+
+    def output(self, X: FloatArray) -> FloatArray:
+        """The network's output ŷ for the rows of X, shape (n, units of last layer)."""
+        self._require_built()
+        return self.forward(X)[0]
+
+    def _output_delta(self, loss: losses_module.Loss, Y: FloatArray, caches: list[DenseCache],
+                      exposure: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """Per-row loss L_i and per-row dL_i/dZ of the output layer (unweighted)."""
+        last = caches[-1]
+        if losses_module.FUSED_LINK.get(loss.name) == self.layers[-1].activation.name:
+            # canonical (or log) link: compute from Z, exact and stable, no clipping
+            per_row = loss.value_from_logits(Y, last.Z, exposure=exposure)
+            return per_row, loss.gradient_wrt_logits(Y, last.Z, exposure=exposure)
+        per_row = loss.value(Y, last.A, exposure=exposure)
+        dA = loss.gradient(Y, last.A, exposure=exposure)
+        return per_row, self.layers[-1].delta(dA, last)
+
+    def backward(self, dZ: FloatArray, caches: list[DenseCache]) -> FloatArray:
+        """Back-propagate the output layer's dZ; return dLoss/dθ as one flat vector."""
+        grad = np.empty_like(self._theta)
+        slices = self.layer_slices()
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer, cache = self.layers[index], caches[index]
+            dA_prev, dW, db = layer.backward_from_Z(dZ, cache, need_dA_prev=index > 0)
+            part = grad[slices[index]]
+            part[:dW.size] = dW.ravel()
+            if db is not None:
+                part[dW.size:] = db
+            if index > 0:
+                dZ = self.layers[index - 1].delta(dA_prev, caches[index - 1])
+        return grad
+
+    def loss_and_gradient(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
+                          sample_weight: FloatArray | None = None,
+                          exposure: FloatArray | None = None) -> LossGradient:
+        """Forward, loss and backward on one batch: the (weighted) mean loss and its gradient.
+
+        ``Y`` must already be in the loss's form (``loss.check_target``).
+        """
+        A, caches = self.forward(X)
+        per_row, dZ = self._output_delta(loss, Y, caches, exposure)
+        if sample_weight is None:
+            scale = 1.0 / X.shape[0]
+            batch_loss = float(per_row.mean())
+            dZ = dZ * scale
+        else:
+            scale_w = sample_weight / sample_weight.sum()
+            batch_loss = float(scale_w @ per_row)
+            dZ = dZ * scale_w[:, None]
+        return LossGradient(batch_loss, self.backward(dZ, caches), per_row, A)
+
+    def per_row_gradients(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
+                          exposure: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+        r"""Each row's own loss and gradient: :math:`L_i` (n,) and :math:`\nabla L_i` (n, P).
+
+        Rows are independent in a dense network, so the per-row deltas propagate exactly
+        as the batch's do; row i's weight gradient is the outer product
+        :math:`a_i^{(l-1)} \otimes dz_i^{(l)}`. The (weighted) mean of the rows is the
+        batch gradient of :meth:`loss_and_gradient`.
+        """
+        _, caches = self.forward(X)
+        per_row, dZ = self._output_delta(loss, Y, caches, exposure)
+        n = X.shape[0]
+        blocks: list[FloatArray] = []
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer, cache = self.layers[index], caches[index]
+            dW_rows = np.einsum("ij,ik->ijk", cache.A_prev, dZ).reshape(n, -1)
+            blocks.insert(0, np.hstack([dW_rows, dZ]) if layer.use_bias else dW_rows)
+            if index > 0:
+                dZ = self.layers[index - 1].delta(dZ @ layer.W.T, caches[index - 1])
+        return per_row, np.hstack(blocks)
+
+    def __repr__(self) -> str:
+        layers = ", ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([{layers}], input_dim={self.input_dim})"

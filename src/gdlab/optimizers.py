@@ -1,0 +1,254 @@
+r"""Optimizers: pure update rules ``(gradient, state) -> (Δθ, new state)`` over θ.
+
+Each rule is a function of explicit, immutable state (a ``NamedTuple``), so a trace can
+keep the state before and after every step as plain values. The classes
+(:class:`SGD`, :class:`Adam`, :class:`RMSprop`) only hold the hyperparameters; the
+learning rate may be a number or a :mod:`gdlab.schedules` schedule of the step.
+The training loop then applies :math:`\theta_{t+1} = \theta_t + \Delta\theta_t`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab import schedules
+from gdlab._checks import check_choice, check_fraction, check_positive_number
+
+FloatArray = NDArray[np.floating]
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamState",
+    "MomentumState",
+    "Optimizer",
+    "RMSprop",
+    "RMSpropState",
+    "adam_update",
+    "get",
+    "momentum_update",
+    "rmsprop_update",
+    "sgd_update",
+]
+
+
+class MomentumState(NamedTuple):
+    """SGD's state: the velocity v (zeros without momentum)."""
+
+    velocity: FloatArray
+
+
+class AdamState(NamedTuple):
+    """Adam's state: the step count t and the moment estimates m and v."""
+
+    t: int
+    m: FloatArray
+    v: FloatArray
+
+
+class RMSpropState(NamedTuple):
+    """RMSprop's state: the running mean s of squared gradients."""
+
+    s: FloatArray
+
+
+def sgd_update(grad: FloatArray, state: MomentumState, *,
+               learning_rate: float) -> tuple[FloatArray, MomentumState]:
+    r"""Plain gradient descent, as in the lecture: :math:`\Delta\theta = -\eta \nabla`.
+
+    Examples
+    --------
+    >>> delta, _ = sgd_update(np.array([-50.0, -10.0]), MomentumState(np.zeros(2)),
+    ...                       learning_rate=0.01)
+    >>> delta.tolist()
+    [0.5, 0.1]
+    """
+    return -learning_rate * grad, state
+
+
+def momentum_update(grad: FloatArray, state: MomentumState, *, learning_rate: float,
+                    momentum: float, nesterov: bool) -> tuple[FloatArray, MomentumState]:
+    r"""Momentum: :math:`v \leftarrow \mu v - \eta\nabla`; :math:`\Delta\theta = v`.
+
+    Nesterov (as Keras): :math:`\Delta\theta = \mu v - \eta\nabla` with the new :math:`v`.
+    """
+    velocity = momentum * state.velocity - learning_rate * grad
+    delta = momentum * velocity - learning_rate * grad if nesterov else velocity
+    return delta, MomentumState(velocity)
+
+
+def adam_update(grad: FloatArray, state: AdamState, *, learning_rate: float, beta_1: float,
+                beta_2: float, epsilon: float) -> tuple[FloatArray, AdamState]:
+    r"""Adam (Kingma & Ba):
+
+    .. math:: m \leftarrow \beta_1 m + (1-\beta_1)\nabla, \quad
+              v \leftarrow \beta_2 v + (1-\beta_2)\nabla^2, \quad
+              \Delta\theta = -\eta \frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}
+    """
+    t = state.t + 1
+    m = beta_1 * state.m + (1.0 - beta_1) * grad
+    v = beta_2 * state.v + (1.0 - beta_2) * (grad * grad)
+    m_hat = m / (1.0 - beta_1**t)
+    v_hat = v / (1.0 - beta_2**t)
+    return -learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), AdamState(t, m, v)
+
+
+def rmsprop_update(grad: FloatArray, state: RMSpropState, *, learning_rate: float, rho: float,
+                   epsilon: float) -> tuple[FloatArray, RMSpropState]:
+    r"""RMSprop: :math:`s \leftarrow \rho s + (1-\rho)\nabla^2`; :math:`\Delta\theta = -\eta\nabla/(\sqrt{s}+\epsilon)`."""  # noqa: E501
+    s = rho * state.s + (1.0 - rho) * (grad * grad)
+    return -learning_rate * grad / (np.sqrt(s) + epsilon), RMSpropState(s)
+
+
+class Optimizer:
+    """Base class: hyperparameters, a learning-rate schedule, ``init`` and ``update``."""
+
+    name = ""
+
+    def __init__(self, learning_rate: float | schedules.Schedule) -> None:
+        self.learning_rate = learning_rate
+
+    @property
+    def learning_rate(self) -> float | schedules.Schedule:
+        """The learning rate: a number, or a schedule of the step."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | schedules.Schedule) -> None:
+        self.schedule = schedules.get(value)
+        self._learning_rate = value if isinstance(value, schedules.Schedule) else float(value)
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate used at global step ``step`` (0-based)."""
+        return self.schedule(step)
+
+    def init(self, theta: FloatArray) -> Any:
+        """The state before the first step."""
+        raise NotImplementedError
+
+    def update(self, grad: FloatArray, state: Any, *,
+               learning_rate: float) -> tuple[FloatArray, Any]:
+        """Return (Δθ, new state) for the gradient ``grad``."""
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The rule's hyperparameters other than the learning rate."""
+        return {}
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the JSON-safe configuration."""
+        eta = self.learning_rate
+        eta_config = eta.get_config() if isinstance(eta, schedules.Schedule) else eta
+        return {"name": self.name, "learning_rate": eta_config, **self.hyperparameters()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent: :math:`\theta_{t+1} = \theta_t - \eta\nabla`, optionally with momentum.
+
+    Parameters
+    ----------
+    learning_rate : float or Schedule, default 0.01
+    momentum : float in [0, 1), default 0
+    nesterov : bool, default False
+    """  # noqa: E501
+
+    name = "sgd"
+
+    def __init__(self, learning_rate: float | schedules.Schedule = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False) -> None:
+        super().__init__(learning_rate)
+        self.momentum = check_fraction(
+            "momentum", momentum,
+            hint="Use 0.0 for plain gradient descent, e.g. 0.9 for momentum.")
+        self.nesterov = bool(nesterov)
+
+    def init(self, theta):
+        return MomentumState(np.zeros_like(theta))
+
+    def update(self, grad, state, *, learning_rate):
+        if self.momentum == 0.0 and not self.nesterov:
+            return sgd_update(grad, state, learning_rate=learning_rate)
+        return momentum_update(grad, state, learning_rate=learning_rate,
+                               momentum=self.momentum, nesterov=self.nesterov)
+
+    def hyperparameters(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (defaults as PyTorch: ε = 1e-8)."""
+
+    name = "adam"
+
+    def __init__(self, learning_rate: float | schedules.Schedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = check_fraction("beta_1", beta_1, hint="The usual value is 0.9.")
+        self.beta_2 = check_fraction("beta_2", beta_2, hint="The usual value is 0.999.")
+        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-8.")
+
+    def init(self, theta):
+        return AdamState(0, np.zeros_like(theta), np.zeros_like(theta))
+
+    def update(self, grad, state, *, learning_rate):
+        return adam_update(grad, state, learning_rate=learning_rate, beta_1=self.beta_1,
+                           beta_2=self.beta_2, epsilon=self.epsilon)
+
+    def hyperparameters(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (defaults as Keras: ρ = 0.9, ε = 1e-7)."""
+
+    name = "rmsprop"
+
+    def __init__(self, learning_rate: float | schedules.Schedule = 0.001, rho: float = 0.9,
+                 epsilon: float = 1e-7) -> None:
+        super().__init__(learning_rate)
+        self.rho = check_fraction("rho", rho, hint="The usual value is 0.9.")
+        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-7.")
+
+    def init(self, theta):
+        return RMSpropState(np.zeros_like(theta))
+
+    def update(self, grad, state, *, learning_rate):
+        return rmsprop_update(grad, state, learning_rate=learning_rate, rho=self.rho,
+                              epsilon=self.epsilon)
+
+    def hyperparameters(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+
+_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(optimizer: str | Optimizer | dict[str, Any]) -> Optimizer:
+    """An optimizer from a name (default hyperparameters), an instance, or a config.
+
+    ``"momentum"`` is SGD with momentum 0.9.
+
+    Examples
+    --------
+    >>> get("momentum")
+    SGD(learning_rate=0.01, momentum=0.9, nesterov=False)
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, dict):
+        config = dict(optimizer)
+        name = check_choice("optimizer", config.pop("name"), _REGISTRY)
+        eta = config.pop("learning_rate")
+        return _REGISTRY[name](learning_rate=schedules.get(eta) if isinstance(eta, dict) else eta,
+                               **config)
+    if optimizer == "momentum":
+        return SGD(momentum=0.9)
+    check_choice("optimizer", optimizer, [*_REGISTRY, "momentum"])
+    return _REGISTRY[optimizer]()

@@ -1,0 +1,409 @@
+r"""The fit loop: epochs × batches → steps, validation, callbacks, History.
+
+One step of gradient descent, as in the lecture::
+
+    gradient = evaluate_gradient(loss_function, batch, weights)
+    weights = weights - learning_rate * gradient
+
+is :meth:`Sequential.train_on_batch`; :meth:`Sequential.fit` runs it over the batch plan
+of :mod:`gdlab.batches` (``batch_size="full"`` | ``1`` | ``k``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab import losses as losses_module
+from gdlab import optimizers as optimizers_module
+from gdlab._checks import check_fraction, check_positive_int
+from gdlab.batches import BatchPlan, check_batch_size
+from gdlab.callbacks import (
+    Callback,
+    DivergenceGuard,
+    DivergenceWarning,
+    History,
+    ProgressBar,
+    divergence_message,
+)
+from gdlab.data import check_exposure, check_sample_weight, check_X, check_y
+from gdlab.layers import Dense
+from gdlab.network import Network
+from gdlab.trace import BatchContext, Step
+
+FloatArray = NDArray[np.floating]
+
+__all__ = ["Sequential"]
+
+_METRICS = ("accuracy", "mse", "mae")
+
+
+class _Batch:
+    """The validated arrays of one fit/evaluate call (targets in the loss's form)."""
+
+    def __init__(self, X: FloatArray, Y: FloatArray, w: FloatArray | None, e: FloatArray | None):
+        self.X, self.Y, self.w, self.e = X, Y, w, e
+
+    def take(self, rows: NDArray[np.intp] | slice) -> _Batch:
+        return _Batch(self.X[rows], self.Y[rows],
+                      None if self.w is None else self.w[rows],
+                      None if self.e is None else self.e[rows])
+
+
+class Sequential(Network):
+    """A trainable stack of :class:`~gdlab.layers.Dense` layers (Keras-shaped API).
+
+    Examples
+    --------
+    >>> import gdlab as gd
+    >>> model = gd.Sequential([gd.Dense(1)], input_dim=1)
+    >>> model.set_weights([np.zeros((1, 1)), np.zeros(1)])
+    >>> model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.01))
+    >>> step = model.train_on_batch(np.array([[5.0]]), np.array([5.0]))
+    >>> step.gradient.tolist(), step.theta_after.tolist()
+    ([-50.0, -10.0], [0.5, 0.1])
+    """
+
+    def __init__(self, layers: Sequence[Dense], *, input_dim: int | None = None,
+                 seed: int | None = None, dtype: str = "float64") -> None:
+        super().__init__(layers, input_dim=input_dim, seed=seed, dtype=dtype)
+        self.loss: losses_module.Loss | None = None
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.metrics: list[str] = []
+        self.history = History()
+        self.stop_training = False
+        self.step_count = 0
+        self._opt_state: Any = None
+
+    # --- configuration ---------------------------------------------------------------
+    def compile(self, loss: str | losses_module.Loss = "mse",
+                optimizer: str | optimizers_module.Optimizer = "sgd", *,
+                metrics: Sequence[str] = ()) -> None:
+        """Choose the loss, the optimizer and extra metrics; resets the optimizer state.
+
+        Parameters
+        ----------
+        loss : str or Loss
+            One of :func:`gdlab.losses.names`.
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"`` or an instance.
+        metrics : list of str
+            Any of ``"accuracy"``, ``"mse"``, ``"mae"``.
+        """
+        self.loss = losses_module.get(loss)
+        self.optimizer = optimizers_module.get(optimizer)
+        for metric in metrics:
+            if metric not in _METRICS:
+                raise ValueError(f"Unknown metric {metric!r}. Use any of {list(_METRICS)}.")
+        self.metrics = list(metrics)
+        self._opt_state = None
+        self.step_count = 0
+
+    def _require_compiled(self) -> tuple[losses_module.Loss, optimizers_module.Optimizer]:
+        if self.loss is None or self.optimizer is None:
+            raise ValueError(
+                "The model is not compiled: call model.compile(loss=..., optimizer=...) first."
+            )
+        return self.loss, self.optimizer
+
+    # --- data ------------------------------------------------------------------------
+    def _prepare(self, X: Any, y: Any, sample_weight: Any = None,
+                 exposure: Any = None) -> _Batch:
+        loss, _ = self._require_compiled()
+        X = check_X(X, n_features=self.input_dim)
+        if not self.built:
+            self.build(X.shape[1])
+        n = X.shape[0]
+        Y = loss.check_target(check_y(y, n), self.layers[-1].units)
+        w = check_sample_weight(sample_weight, n)
+        e = check_exposure(exposure, n, loss_name=loss.name, accepts=loss.accepts_exposure)
+        return _Batch(X.astype(self.dtype, copy=False), Y, w, e)
+
+    # --- one step ----------------------------------------------------------------------
+    def _step(self, batch: _Batch, rows: NDArray[np.intp], *, epoch: int, variant: str,
+              context: BatchContext | None) -> tuple[float, FloatArray, Step | None]:
+        """Compute the loss and gradient at θ, update θ; return (loss, gradient, Step)."""
+        loss, optimizer = self.loss, self.optimizer
+        learning_rate = optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
+        result = self.loss_and_gradient(loss, batch.X, batch.Y,  # type: ignore[arg-type]
+                                        sample_weight=batch.w, exposure=batch.e)
+        state_before = self._opt_state
+        delta, self._opt_state = optimizer.update(  # type: ignore[union-attr]
+            result.gradient, state_before, learning_rate=learning_rate)
+        record = None
+        if context is not None:
+            theta_before = self._theta.copy()
+            record = Step(step=self.step_count, epoch=epoch, variant=variant, rows=rows,
+                          learning_rate=learning_rate, loss=result.loss,
+                          theta_before=theta_before, gradient=result.gradient,
+                          theta_after=theta_before + delta, state_before=state_before,
+                          state_after=self._opt_state, param_names=self.param_names,
+                          context=context)
+        self._theta += delta
+        self.step_count += 1
+        return result.loss, result.gradient, record
+
+    def train_on_batch(self, X: Any, y: Any, *, sample_weight: Any = None,
+                       exposure: Any = None) -> Step:
+        """One step of gradient descent on the given rows; returns its :class:`Step`."""
+        batch = self._prepare(X, y, sample_weight, exposure)
+        if self._opt_state is None:
+            self._opt_state = self.optimizer.init(self._theta)  # type: ignore[union-attr]
+        rows = np.arange(batch.X.shape[0])
+        variant = "stochastic" if rows.size == 1 else "batch"
+        _, _, record = self._step(batch, rows, epoch=0, variant=variant,
+                                  context=self._context(batch))
+        return record  # type: ignore[return-value]
+
+    def _context(self, batch: _Batch) -> BatchContext:
+        return BatchContext([layer.get_config() for layer in self.layers], self.input_dim,
+                            self.loss, batch.X, batch.Y, batch.w, batch.e)
+
+    # --- evaluation --------------------------------------------------------------------
+    def predict(self, X: Any, *, exposure: Any = None) -> FloatArray:
+        """The model's output for X, shape (n, units); with exposure, μ = exposure · ŷ."""
+        self._require_built()
+        X = check_X(X, n_features=self.input_dim)
+        out = self.output(X.astype(self.dtype, copy=False))
+        if exposure is not None:
+            e = check_exposure(exposure, X.shape[0], loss_name="exposure", accepts=True)
+            out = out * e[:, None]  # type: ignore[index]
+        return out
+
+    def gradient(self, X: Any, y: Any, *, sample_weight: Any = None,
+                 exposure: Any = None) -> FloatArray:
+        """The gradient of the (weighted) mean loss over all rows at the current θ."""
+        batch = self._prepare(X, y, sample_weight, exposure)
+        return self.loss_and_gradient(self.loss, batch.X, batch.Y,  # type: ignore[arg-type]
+                                      sample_weight=batch.w, exposure=batch.e).gradient
+
+    def evaluate(self, X: Any, y: Any, *, sample_weight: Any = None,
+                 exposure: Any = None) -> float | dict[str, float]:
+        """The (weighted) mean loss; a dict with the metrics when some are compiled in."""
+        batch = self._prepare(X, y, sample_weight, exposure)
+        return self._evaluate(batch)
+
+    def _evaluate(self, batch: _Batch, prefix: str = "") -> Any:
+        loss = self.loss
+        out, caches = self.forward(batch.X)
+        if losses_module.FUSED_LINK.get(loss.name) == self.layers[-1].activation.name:
+            per_row = loss.value_from_logits(batch.Y, caches[-1].Z, exposure=batch.e)
+        else:
+            per_row = loss.value(batch.Y, out, exposure=batch.e)
+        value = losses_module.batch_mean(per_row, batch.w)
+        if not self.metrics:
+            return value
+        results = {f"{prefix}loss": value}
+        mu = out if batch.e is None else out * batch.e[:, None]
+        for metric in self.metrics:
+            results[prefix + metric] = _metric(metric, batch.Y, mu, batch.w)
+        return results
+
+    # --- the fit loop ------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, *, batch_size: int | str = 32, epochs: int = 1,
+            shuffle: bool = True, seed: int | None = None, validation_data: Any = None,
+            validation_split: float = 0.0, sample_weight: Any = None, exposure: Any = None,
+            callbacks: Sequence[Callback] | None = None, verbose: int = 1,
+            trace: bool | int = False, executor: str = "numpy") -> History:
+        """Train by gradient descent: ``epochs`` passes over the rows, in batches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+        y : array-like of shape (n,) or (n, k)
+        batch_size : "full", 1 or int
+            ``"full"``: batch gradient descent; ``1``: stochastic; ``k``: mini-batch.
+        epochs : int
+        shuffle : bool
+            Reshuffle the rows every epoch (from ``seed``).
+        seed : int, optional
+            Seed of the shuffling; defaults to the model's seed.
+        validation_data : tuple (X_val, y_val[, sample_weight[, exposure]]), optional
+        validation_split : float in [0, 1)
+            Hold out this fraction of the last rows (before shuffling) for validation.
+        sample_weight, exposure : array-like of shape (n,), optional
+        callbacks : list of Callback
+        verbose : int
+            0 quiet, 1 a progress line per epoch.
+        trace : bool or int
+            Keep the :class:`~gdlab.trace.Step` of every step (True) or of the first N.
+        executor : {"numpy"}
+            The step-by-step reference executor.
+
+        Returns
+        -------
+        History
+        """
+        self._require_compiled()
+        batch_size = check_batch_size(batch_size)
+        epochs = check_positive_int("epochs", epochs, hint="Train for at least one epoch.")
+        validation_split = check_fraction("validation_split", validation_split,
+                                          hint="e.g. 0.2 holds out the last 20% of rows.")
+        trace_limit = _trace_limit(trace)
+        if executor != "numpy":
+            raise ValueError(f"executor must be 'numpy'; got executor={executor!r}.")
+        data = self._prepare(X, y, sample_weight, exposure)
+        data, validation = self._split_validation(data, validation_data, validation_split)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        plan = BatchPlan(data.X.shape[0], batch_size, shuffle=bool(shuffle), rng=rng)
+        if self._opt_state is None:
+            self._opt_state = self.optimizer.init(self._theta)  # type: ignore[union-attr]
+        self.history = History()
+        self.history.params = {"epochs": epochs, "batch_size": batch_size,
+                               "variant": plan.variant, "steps": plan.steps_per_epoch,
+                               "n": data.X.shape[0], "seed": seed}
+        callback_list = self._callbacks(callbacks, epochs, verbose)
+        self.stop_training = False
+        for callback in callback_list:
+            callback.on_train_begin()
+        context = self._context(data) if trace_limit else None
+        for epoch in range(epochs):
+            for callback in callback_list:
+                callback.on_epoch_begin(epoch)
+            logs = self._run_epoch(data, plan, epoch, context, trace_limit, callback_list)
+            if logs is None:  # diverged inside the epoch: θ already restored
+                break
+            if validation is not None:
+                logs.update(_as_logs(self._evaluate(validation, prefix="val_"), "val_loss"))
+            for callback in callback_list:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callback_list:
+            callback.on_train_end()
+        return self.history
+
+    def _callbacks(self, callbacks: Sequence[Callback] | None, epochs: int,
+                   verbose: int) -> list[Callback]:
+        user = list(callbacks or [])
+        for callback in user:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
+        chain: list[Callback] = [self.history, DivergenceGuard(), *user]
+        if verbose:
+            chain.append(ProgressBar(epochs))
+        for callback in chain:
+            callback.set_model(self)
+        return chain
+
+    def _split_validation(self, data: _Batch, validation_data: Any,
+                          validation_split: float) -> tuple[_Batch, _Batch | None]:
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or not 2 <= len(validation_data) <= 4:
+                raise ValueError(
+                    "validation_data must be a tuple (X_val, y_val[, sample_weight[, "
+                    "exposure]])."
+                )
+            return data, self._prepare(*validation_data)
+        if validation_split == 0.0:
+            return data, None
+        n = data.X.shape[0]
+        n_val = int(math.ceil(n * validation_split))
+        if n_val >= n:
+            raise ValueError(
+                f"validation_split={validation_split} leaves no training rows out of {n}; "
+                "use a smaller fraction."
+            )
+        return data.take(slice(0, n - n_val)), data.take(slice(n - n_val, n))
+
+    def _run_epoch(self, data: _Batch, plan: BatchPlan, epoch: int,
+                   context: BatchContext | None, trace_limit: int,
+                   callback_list: list[Callback]) -> dict[str, float] | None:
+        """One epoch of the reference executor; None if it diverged (θ restored)."""
+        steps = plan.steps_per_epoch
+        step_loss = np.empty(steps)
+        step_eta = np.empty(steps)
+        batch_weight = np.empty(steps)
+        slices = self.layer_slices()
+        grad_sq = np.zeros(len(slices))
+        per_step = [c for c in callback_list if c.per_step]
+        previous = self._theta.copy()
+        full = plan.batch_size >= plan.n
+        for index, rows in enumerate(plan.epoch()):
+            batch = data if full else data.take(rows)
+            keep = context if len(self.history.trace) < trace_limit else None
+            step_eta[index] = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
+            previous[...] = self._theta
+            loss, grad, record = self._step(batch, rows, epoch=epoch, variant=plan.variant,
+                                            context=keep)
+            if not (math.isfinite(loss) and np.isfinite(grad).all()):
+                self._theta[...] = previous
+                self.step_count -= 1
+                self._report_divergence(epoch, self.step_count, loss, step_eta[index])
+                return None
+            step_loss[index] = loss
+            batch_weight[index] = rows.size if batch.w is None else batch.w.sum()
+            for number, part in enumerate(slices):
+                g = grad[part]
+                grad_sq[number] += g @ g
+            if record is not None:
+                self.history.trace.append(record)
+            for callback in per_step:
+                callback.on_train_batch_end(self.step_count - 1, {"loss": loss})
+        self.history.step_loss.append(step_loss)
+        self.history.step_learning_rate.append(step_eta)
+        logs = {"loss": float(batch_weight @ step_loss / batch_weight.sum()),
+                "learning_rate": float(step_eta[-1])}
+        for number in range(len(slices)):
+            logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(grad_sq[number] / steps))
+        if self.metrics:
+            logs.update(_as_logs(self._evaluate(data), "loss", skip_loss=True))
+        return logs
+
+    def _report_divergence(self, epoch: int, step: int, loss: float, eta: float) -> None:
+        message = divergence_message(epoch=epoch, step=step, loss=loss, learning_rate=eta,
+                                     restored=f"its value before step {step}")
+        self.history.diverged = {"epoch": epoch, "step": step, "loss": loss,
+                                 "learning_rate": eta, "message": message}
+        self.stop_training = True
+        warnings.warn(message, DivergenceWarning, stacklevel=3)
+
+    # --- persistence -------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The JSON-safe description of the architecture and the compiled loss/optimizer."""
+        return {
+            "layers": [layer.get_config() for layer in self.layers],
+            "input_dim": self.input_dim,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "loss": None if self.loss is None else self.loss.get_config(),
+            "optimizer": None if self.optimizer is None else self.optimizer.get_config(),
+            "metrics": list(self.metrics),
+        }
+
+
+def _trace_limit(trace: bool | int) -> int:
+    if trace is True:
+        return np.iinfo(np.int64).max
+    if trace is False or trace is None:
+        return 0
+    if isinstance(trace, numbers.Integral) and trace >= 0:
+        return int(trace)
+    raise ValueError(f"trace must be True, False or a number of steps >= 0; got trace={trace!r}.")
+
+
+def _as_logs(result: Any, loss_key: str, *, skip_loss: bool = False) -> dict[str, float]:
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if not (skip_loss and k == "loss")}
+    return {} if skip_loss else {loss_key: float(result)}
+
+
+def _metric(name: str, Y: FloatArray, mu: FloatArray, w: FloatArray | None) -> float:
+    if name == "accuracy":
+        if Y.shape[1] == 1:
+            hits = ((mu[:, 0] >= 0.5) == (Y[:, 0] >= 0.5)).astype(float)
+        else:
+            hits = (mu.argmax(axis=1) == Y.argmax(axis=1)).astype(float)
+        return losses_module.batch_mean(hits, w)
+    errors = mu - Y
+    per_row = np.mean(errors * errors if name == "mse" else np.abs(errors), axis=1)
+    return losses_module.batch_mean(per_row, w)
+
+
+__all__ += ["DivergenceWarning"]
