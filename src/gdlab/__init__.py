@@ -1,6 +1,6 @@
 """gdlab: train dense neural networks by gradient descent, and see every step of it."""
 
-from gdlab import activations, losses, optimizers, schedules
+from gdlab import activations, lecture, losses, optimizers, schedules
 from gdlab.callbacks import (
     Callback,
     DivergenceWarning,
@@ -9,9 +9,11 @@ from gdlab.callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
+from gdlab.diagnostics import DeadReLU, DeadUnitWarning
 from gdlab.gradcheck import GradcheckResult, gradcheck
 from gdlab.layers import Dense
 from gdlab.optimizers import SGD, Adam, RMSprop
+from gdlab.persistence import load
 from gdlab.schedules import Constant, ExponentialDecay, InverseTimeDecay, StepDecay
 from gdlab.trace import Step, Trace
 from gdlab.training import Sequential
@@ -23,6 +25,8 @@ __all__ = [
     "Adam",
     "Callback",
     "Constant",
+    "DeadReLU",
+    "DeadUnitWarning",
     "Dense",
     "DivergenceWarning",
     "EarlyStopping",
@@ -40,6 +44,8 @@ __all__ = [
     "__version__",
     "activations",
     "gradcheck",
+    "lecture",
+    "load",
     "losses",
     "optimizers",
     "schedules",

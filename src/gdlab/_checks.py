@@ -45,3 +45,14 @@ def check_choice(name: str, value: Any, choices: dict[str, Any] | list[str]) -> 
     if value not in choices:
         raise ValueError(f"Unknown {name} {value!r}. Use one of: {', '.join(names)}.")
     return value
+
+
+def check_seed(value: Any) -> int | None:
+    """Return ``value`` if it is None or an integer >= 0 (a seed), else raise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"seed must be an integer or None; got seed={value!r}. e.g. seed=0.")
+    if value < 0:
+        raise ValueError(f"seed must be >= 0; got seed={value!r}. e.g. seed=0.")
+    return int(value)

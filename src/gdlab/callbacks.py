@@ -3,7 +3,8 @@
 Hooks, as in Keras: ``on_train_begin``, ``on_epoch_begin``, ``on_epoch_end``,
 ``on_train_end`` (and ``on_train_batch_end`` for per-step callbacks, which make
 ``fit`` use the step-by-step reference executor). ``self.model`` is the model being
-trained; setting ``self.model.stop_training = True`` ends the fit after the epoch.
+trained; setting ``self.model.stop_training = True`` ends the fit after the epoch (after
+the current step when set in ``on_train_batch_end``).
 """
 
 from __future__ import annotations
@@ -121,35 +122,67 @@ def divergence_message(*, epoch: int, step: int | None, loss: float, learning_ra
     )
 
 
-class DivergenceGuard(Callback):
-    """Stop when the epoch loss explodes: above ``factor`` × the first epoch's loss.
+def restored_description(epoch: int) -> str:
+    """Describe θ at the end of ``epoch`` (0-based; -1 or less: θ at the start of fit)."""
+    return f"its value at the end of epoch {epoch}" if epoch >= 0 else "its initial value"
 
-    Non-finite losses are caught at the step itself by the training loop, which
-    restores θ to its value before that step. Here θ is restored to the end of the
-    last epoch whose loss was acceptable, and a :class:`DivergenceWarning` says why.
+
+class DivergenceGuard(Callback):
+    """Stop when the epoch loss explodes: above ``factor`` × the first epoch's median step loss.
+
+    θ is then restored to :attr:`previous_theta` and a :class:`DivergenceWarning` names
+    the epoch and suggests a smaller learning rate. Non-finite losses or gradients are
+    caught at the step itself by the training loop, which stops and restores a θ from
+    here too.
+
+    The guard keeps θ at the end of the last two acceptable epochs: :attr:`good_theta`
+    (the last) and :attr:`previous_theta` (the one before; θ at the start of fit if
+    there is none). The loss at :attr:`good_theta` has been computed once the next
+    epoch's first step has run; that at :attr:`previous_theta` always has, and was
+    finite: so a restored θ never gives a non-finite loss (unless the initial θ does).
     """
 
     def __init__(self, factor: float = 1e4) -> None:
         super().__init__()
         self.factor = check_positive_number("factor", factor, hint="e.g. 1e4.")
         self._reference: float | None = None
-        self._good_theta: np.ndarray | None = None
+        self.good_theta: np.ndarray | None = None
+        self.previous_theta: np.ndarray | None = None
+        self.good_epoch = -1  #: the epoch at whose end θ was good_theta (-1: the start)
 
     def on_train_begin(self, logs=None):
         self._reference = None
-        self._good_theta = self.model._theta.copy()
+        self.good_theta = self.model._theta.copy()
+        self.previous_theta = self.good_theta
+        self.good_epoch = -1
+
+    def restore(self, *, first_step_evaluated: bool) -> int:
+        """Set θ to the last θ whose loss is known to be finite; return its epoch.
+
+        ``first_step_evaluated``: whether the current epoch's first step has computed
+        the loss at :attr:`good_theta` (and found it finite).
+        """
+        if first_step_evaluated:
+            self.model._theta[...] = self.good_theta
+            return self.good_epoch
+        self.model._theta[...] = self.previous_theta
+        return self.good_epoch - 1
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss", math.nan)
-        if self._reference is None:
-            self._reference = max(abs(loss), 1e-12)
+        if self._reference is None:  # the first epoch's median step loss, robust to a
+            steps = self.model.history.step_loss  # blow-up within that epoch
+            first = float(np.median(steps[0])) if steps and len(steps[0]) else loss
+            self._reference = max(abs(first), 1e-12)
         if math.isfinite(loss) and loss <= self.factor * self._reference:
-            self._good_theta = self.model._theta.copy()
+            self.previous_theta, self.good_theta = self.good_theta, self.model._theta.copy()
+            self.good_epoch = epoch
             return
-        self.model._theta[...] = self._good_theta
-        eta = (logs or {}).get("learning_rate", math.nan)
+        # with a full batch this epoch's loss was computed at good_theta: go one further back
+        restored = self.restore(first_step_evaluated=False)
+        eta = float((logs or {}).get("learning_rate", math.nan))
         message = divergence_message(epoch=epoch, step=None, loss=loss, learning_rate=eta,
-                                     restored="its value at the end of the last good epoch")
+                                     restored=restored_description(restored))
         self.model.history.diverged = {"epoch": epoch, "step": None, "loss": loss,
                                        "learning_rate": eta, "message": message}
         self.model.stop_training = True

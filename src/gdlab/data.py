@@ -16,17 +16,25 @@ FloatArray = NDArray[np.floating]
 __all__ = ["check_exposure", "check_sample_weight", "check_X", "check_y"]
 
 
+def _is_numeric_dtype(dtype: Any) -> bool:
+    """Whether a column dtype holds numbers (pandas' string/category dtypes do not)."""
+    try:
+        return bool(np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))
+    except TypeError:  # a pandas extension dtype: numeric ones say so via their kind
+        return getattr(dtype, "kind", "O") in "biuf"
+
+
 def _to_float(value: Any, name: str) -> FloatArray:
     if value is None:
         raise TypeError(f"{name} is None; pass an array of numbers.")
     if hasattr(value, "dtypes") and hasattr(value, "select_dtypes"):  # a DataFrame
-        text = [c for c, t in value.dtypes.items()
-                if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))]
+        text = [c for c, t in value.dtypes.items() if not _is_numeric_dtype(t)]
         if text:
             raise TypeError(
                 f"{name} has non-numeric columns {text[:5]}; encode them as numbers first "
                 "(e.g. one-hot with pandas.get_dummies or gdlab fit's preprocessing)."
             )
+        value = value.to_numpy(dtype=float, na_value=np.nan)  # nullable columns: NA -> NaN
     try:
         array = np.asarray(value)
     except Exception as error:  # ragged lists and the like
@@ -85,7 +93,8 @@ def check_y(y: Any, n: int, *, name: str = "y") -> FloatArray:
     """Return y as a float array with n rows (shape (n,) or (n, k))."""
     array = _to_float(y, name)
     if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D or 2-D; got shape {array.shape}.")
+        raise ValueError(f"{name} must be 1-D (one target per row) or 2-D (n, k); got "
+                         f"shape {array.shape}. Reshape it, e.g. y.reshape(len(y), -1).")
     if array.shape[0] != n:
         raise ValueError(
             f"X has {n} rows but {name} has {array.shape[0]}: they must describe the same "
@@ -109,7 +118,8 @@ def check_sample_weight(sample_weight: Any, n: int) -> FloatArray | None:
     if (w < 0).any() or w.sum() <= 0:
         raise ValueError(
             "sample_weight must be >= 0 with a positive sum; got "
-            f"{int((w < 0).sum())} negative weight(s), sum {w.sum()!r}."
+            f"{int((w < 0).sum())} negative weight(s) (e.g. {float(w.min())!r}), sum "
+            f"{float(w.sum())!r}. Use weights such as exposures or 1 for every row."
         )
     return w
 
@@ -133,6 +143,6 @@ def check_exposure(exposure: Any, n: int, *, loss_name: str, accepts: bool) -> F
         rows = np.flatnonzero(e <= 0)
         raise ValueError(
             f"exposure must be > 0; {rows.size} row(s) are not (rows {rows[:5].tolist()}, "
-            f"e.g. {e[rows[0]]!r}). Drop rows with zero exposure before fitting."
+            f"e.g. {float(e[rows[0]])!r}). Drop rows with zero exposure before fitting."
         )
     return e

@@ -51,21 +51,37 @@ class GradcheckResult:
             "relative_error": self.relative_error[order],
         })
 
+    @property
+    def failures(self) -> list[str]:
+        """Names of the parameters whose relative error exceeds the tolerance, worst first."""
+        order = np.argsort(self.relative_error, kind="stable")[::-1]
+        return [self.param_names[i] for i in order if self.relative_error[i] > self.tolerance]
+
     def __bool__(self) -> bool:
         return self.passed
 
     def __repr__(self) -> str:
         top = self.worst(1).iloc[0]
+        failing = self.failures
+        named = ", ".join(failing[:3]) + (", …" if len(failing) > 3 else "")
+        suffix = f"; {len(failing)} failing: {named}" if failing else ""
         return (f"GradcheckResult(passed={self.passed}, max_relative_error="
-                f"{self.max_relative_error:.3g} at {top['param']} (index {top['index']}))")
+                f"{self.max_relative_error:.3g} at {top['param']} (index {top['index']})"
+                f"{suffix})")
 
 
 def gradcheck(model: Any, X: Any, y: Any, *, sample_weight: Any = None, exposure: Any = None,
-              h: float = 1e-6, tolerance: float = 1e-6) -> GradcheckResult:
-    """Compare ``model.gradient`` with central differences of ``model.evaluate``.
+              h: float | None = None, tolerance: float | None = None) -> GradcheckResult:
+    r"""Compare ``model.gradient`` with central differences of ``model.evaluate``.
 
-    The relative error of entry j is ``|a - n| / max(|a| + |n|, 1e-8)``. θ is restored
-    afterwards. The model must be compiled (the loss is the compiled one).
+    The relative error of entry j is
+
+    .. math:: \frac{|a_j - n_j|}{\max(|a_j| + |n_j|,\; 10^{-3} \max_k |a_k|,\; 10^{-8})},
+
+    so entries far smaller than the largest one are judged against the gradient's scale
+    rather than against their own rounding noise. ``h`` and ``tolerance`` default to
+    1e-6 for float64 models and 1e-3 / 1e-2 for float32 ones. θ is restored afterwards.
+    The model must be compiled (the loss is the compiled one).
 
     Examples
     --------
@@ -76,6 +92,9 @@ def gradcheck(model: Any, X: Any, y: Any, *, sample_weight: Any = None, exposure
     >>> gd.gradcheck(model, X, y).passed
     True
     """
+    single = np.dtype(getattr(model, "dtype", np.float64)) == np.float32
+    h = (1e-3 if single else 1e-6) if h is None else h
+    tolerance = (1e-2 if single else 1e-6) if tolerance is None else tolerance
     analytic = model.gradient(X, y, sample_weight=sample_weight, exposure=exposure)
     theta = model.theta.copy()
     metrics, model.metrics = model.metrics, []
@@ -93,6 +112,7 @@ def gradcheck(model: Any, X: Any, y: Any, *, sample_weight: Any = None, exposure
     finally:
         model.theta = theta
         model.metrics = metrics
-    scale = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
+    floor = max(1e-3 * float(np.abs(analytic).max(initial=0.0)), 1e-8)
+    scale = np.maximum(np.abs(analytic) + np.abs(numeric), floor)
     return GradcheckResult(analytic, numeric, np.abs(analytic - numeric) / scale,
                            model.param_names, tolerance)

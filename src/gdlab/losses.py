@@ -265,12 +265,14 @@ class CategoricalCrossentropy(Loss):
                 "categorical_crossentropy needs one column per class (at least 2); use "
                 "binary_crossentropy with one sigmoid unit for two classes."
             )
-        if (y < 0).any() or (y > 1).any() or not np.allclose(y.sum(axis=1), 1.0):
-            rows = np.flatnonzero(~np.isclose(y.sum(axis=1), 1.0) | (y < 0).any(1) | (y > 1).any(1))
+        bad = ~np.isclose(y.sum(axis=1), 1.0) | (y < 0).any(axis=1) | (y > 1).any(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
             raise ValueError(
-                f"categorical_crossentropy needs one-hot (or probability) rows that sum "
-                f"to 1; rows {rows[:5].tolist()} do not. One-hot encode the classes, or "
-                "pass integer labels with loss='sparse_categorical_crossentropy'."
+                f"categorical_crossentropy needs one-hot (or probability) rows of y in "
+                f"[0, 1] that sum to 1; {rows.size} row(s) do not, e.g. row {rows[0]} = "
+                f"{y[rows[0]].tolist()}. One-hot encode the classes, or pass integer "
+                "labels with loss='sparse_categorical_crossentropy'."
             )
         return y
 
@@ -298,10 +300,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                 "loss='categorical_crossentropy'."
             )
         labels = y.astype(float)
-        if not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= units:
+        bad = (labels != np.round(labels)) | (labels < 0) | (labels >= units)
+        if bad.any():
             raise ValueError(
                 f"sparse_categorical_crossentropy needs integer labels in 0..{units - 1} "
-                f"(one per output unit); y has values in [{labels.min()}, {labels.max()}]. "
+                f"(one per output unit); y has {np.unique(labels[bad])[:5].tolist()}. "
                 "Encode classes as 0..k-1 and give the last layer k units."
             )
         return np.eye(units)[labels.astype(int)]
@@ -351,7 +354,7 @@ class _LogLinkLoss(Loss):
         if bad.any():
             raise ValueError(
                 f"{self.name} needs targets with {self.target_rule}; {int(bad.sum())} "
-                f"row(s) violate it (e.g. {y[bad][0]!r}). Check the target column "
+                f"row(s) violate it (e.g. y = {float(y[bad][0])!r}). Check the target column "
                 f"(counts or amounts), or use loss='mse'."
             )
         return y

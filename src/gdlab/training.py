@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from gdlab import losses as losses_module
 from gdlab import optimizers as optimizers_module
-from gdlab._checks import check_fraction, check_positive_int
+from gdlab._checks import check_fraction, check_positive_int, check_seed
 from gdlab.batches import BatchPlan, check_batch_size
 from gdlab.callbacks import (
     Callback,
@@ -31,8 +31,10 @@ from gdlab.callbacks import (
     History,
     ProgressBar,
     divergence_message,
+    restored_description,
 )
 from gdlab.data import check_exposure, check_sample_weight, check_X, check_y
+from gdlab.diagnostics import DeadReLU, check_combination
 from gdlab.layers import Dense
 from gdlab.network import Network
 from gdlab.trace import BatchContext, Step
@@ -97,6 +99,7 @@ class Sequential(Network):
             Any of ``"accuracy"``, ``"mse"``, ``"mae"``.
         """
         self.loss = losses_module.get(loss)
+        check_combination(self.layers, self.loss)
         self.optimizer = optimizers_module.get(optimizer)
         for metric in metrics:
             if metric not in _METRICS:
@@ -143,7 +146,7 @@ class Sequential(Network):
                           learning_rate=learning_rate, loss=result.loss,
                           theta_before=theta_before, gradient=result.gradient,
                           theta_after=theta_before + delta, state_before=state_before,
-                          state_after=self._opt_state, param_names=self.param_names,
+                          state_after=self._opt_state, param_names=context.param_names,
                           context=context)
         self._theta += delta
         self.step_count += 1
@@ -163,7 +166,8 @@ class Sequential(Network):
 
     def _context(self, batch: _Batch) -> BatchContext:
         return BatchContext([layer.get_config() for layer in self.layers], self.input_dim,
-                            self.loss, batch.X, batch.Y, batch.w, batch.e)
+                            self.loss, batch.X, batch.Y, batch.w, batch.e,
+                            self.param_names)
 
     # --- evaluation --------------------------------------------------------------------
     def predict(self, X: Any, *, exposure: Any = None) -> FloatArray:
@@ -210,7 +214,7 @@ class Sequential(Network):
             shuffle: bool = True, seed: int | None = None, validation_data: Any = None,
             validation_split: float = 0.0, sample_weight: Any = None, exposure: Any = None,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1,
-            trace: bool | int = False, executor: str = "numpy") -> History:
+            trace: bool | int = False, executor: str = "auto") -> History:
         """Train by gradient descent: ``epochs`` passes over the rows, in batches.
 
         Parameters
@@ -233,8 +237,11 @@ class Sequential(Network):
             0 quiet, 1 a progress line per epoch.
         trace : bool or int
             Keep the :class:`~gdlab.trace.Step` of every step (True) or of the first N.
-        executor : {"numpy"}
-            The step-by-step reference executor.
+        executor : {"auto", "numpy", "compiled"}
+            ``"numpy"``: the step-by-step reference executor; ``"compiled"``: whole
+            epochs in numba (:mod:`gdlab.kernels`), same results to ~1e-12; ``"auto"``:
+            compiled unless tracing or a per-step callback needs Python between steps
+            (or the model is one the kernels do not cover).
 
         Returns
         -------
@@ -246,11 +253,12 @@ class Sequential(Network):
         validation_split = check_fraction("validation_split", validation_split,
                                           hint="e.g. 0.2 holds out the last 20% of rows.")
         trace_limit = _trace_limit(trace)
-        if executor != "numpy":
-            raise ValueError(f"executor must be 'numpy'; got executor={executor!r}.")
+        if executor not in ("auto", "numpy", "compiled"):
+            raise ValueError(f"executor must be 'auto', 'numpy' or 'compiled'; got "
+                             f"executor={executor!r}.")
         data = self._prepare(X, y, sample_weight, exposure)
         data, validation = self._split_validation(data, validation_data, validation_split)
-        rng = np.random.default_rng(self.seed if seed is None else seed)
+        rng = np.random.default_rng(self.seed if check_seed(seed) is None else seed)
         plan = BatchPlan(data.X.shape[0], batch_size, shuffle=bool(shuffle), rng=rng)
         if self._opt_state is None:
             self._opt_state = self.optimizer.init(self._theta)  # type: ignore[union-attr]
@@ -258,7 +266,8 @@ class Sequential(Network):
         self.history.params = {"epochs": epochs, "batch_size": batch_size,
                                "variant": plan.variant, "steps": plan.steps_per_epoch,
                                "n": data.X.shape[0], "seed": seed}
-        callback_list = self._callbacks(callbacks, epochs, verbose)
+        callback_list = self._callbacks(callbacks, epochs, verbose, data.X)
+        compiled = self._compiled_executor(executor, trace_limit, callback_list, data)
         self.stop_training = False
         for callback in callback_list:
             callback.on_train_begin()
@@ -266,8 +275,11 @@ class Sequential(Network):
         for epoch in range(epochs):
             for callback in callback_list:
                 callback.on_epoch_begin(epoch)
-            logs = self._run_epoch(data, plan, epoch, context, trace_limit, callback_list)
-            if logs is None:  # diverged inside the epoch: θ already restored
+            if compiled is not None:
+                logs = self._run_epoch_compiled(compiled, data, plan, epoch)
+            else:
+                logs = self._run_epoch(data, plan, epoch, context, trace_limit, callback_list)
+            if logs is None:  # diverged inside the epoch: θ restored to the last good epoch's
                 break
             if validation is not None:
                 logs.update(_as_logs(self._evaluate(validation, prefix="val_"), "val_loss"))
@@ -280,12 +292,13 @@ class Sequential(Network):
         return self.history
 
     def _callbacks(self, callbacks: Sequence[Callback] | None, epochs: int,
-                   verbose: int) -> list[Callback]:
+                   verbose: int, X: FloatArray | None = None) -> list[Callback]:
         user = list(callbacks or [])
         for callback in user:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
-        chain: list[Callback] = [self.history, DivergenceGuard(), *user]
+        self._divergence_guard = DivergenceGuard()
+        chain: list[Callback] = [self.history, self._divergence_guard, DeadReLU(X), *user]
         if verbose:
             chain.append(ProgressBar(epochs))
         for callback in chain:
@@ -312,10 +325,15 @@ class Sequential(Network):
             )
         return data.take(slice(0, n - n_val)), data.take(slice(n - n_val, n))
 
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported
     def _run_epoch(self, data: _Batch, plan: BatchPlan, epoch: int,
                    context: BatchContext | None, trace_limit: int,
                    callback_list: list[Callback]) -> dict[str, float] | None:
-        """One epoch of the reference executor; None if it diverged (θ restored)."""
+        """One epoch of the reference executor; None if it diverged (θ restored).
+
+        Divergence is reported (a :class:`DivergenceWarning`), so numpy's own overflow
+        warnings are silenced here.
+        """
         steps = plan.steps_per_epoch
         step_loss = np.empty(steps)
         step_eta = np.empty(steps)
@@ -323,19 +341,17 @@ class Sequential(Network):
         slices = self.layer_slices()
         grad_sq = np.zeros(len(slices))
         per_step = [c for c in callback_list if c.per_step]
-        previous = self._theta.copy()
         full = plan.batch_size >= plan.n
         for index, rows in enumerate(plan.epoch()):
             batch = data if full else data.take(rows)
             keep = context if len(self.history.trace) < trace_limit else None
             step_eta[index] = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
-            previous[...] = self._theta
             loss, grad, record = self._step(batch, rows, epoch=epoch, variant=plan.variant,
                                             context=keep)
-            if not (math.isfinite(loss) and np.isfinite(grad).all()):
-                self._theta[...] = previous
+            if not (math.isfinite(loss) and np.isfinite(grad).all()):  # θ restored by the report
                 self.step_count -= 1
-                self._report_divergence(epoch, self.step_count, loss, step_eta[index])
+                self._report_divergence(epoch, self.step_count, loss, step_eta[index],
+                                        index=index)
                 return None
             step_loss[index] = loss
             batch_weight[index] = rows.size if batch.w is None else batch.w.sum()
@@ -346,21 +362,63 @@ class Sequential(Network):
                 self.history.trace.append(record)
             for callback in per_step:
                 callback.on_train_batch_end(self.step_count - 1, {"loss": loss})
+            if per_step and self.stop_training:  # a per-step callback stops after this step
+                done = index + 1
+                return self._epoch_logs(data, step_loss[:done], step_eta[:done],
+                                        batch_weight[:done], grad_sq)
+        return self._epoch_logs(data, step_loss, step_eta, batch_weight, grad_sq)
+
+    def _epoch_logs(self, data: _Batch, step_loss: FloatArray, step_eta: FloatArray,
+                    batch_weight: FloatArray, grad_sq: FloatArray) -> dict[str, float]:
+        """Record the epoch's steps in the history; return its logs (both executors)."""
         self.history.step_loss.append(step_loss)
         self.history.step_learning_rate.append(step_eta)
         logs = {"loss": float(batch_weight @ step_loss / batch_weight.sum()),
                 "learning_rate": float(step_eta[-1])}
-        for number in range(len(slices)):
-            logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(grad_sq[number] / steps))
+        for number in range(grad_sq.size):
+            logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(grad_sq[number] / step_loss.size))
         if self.metrics:
             logs.update(_as_logs(self._evaluate(data), "loss", skip_loss=True))
         return logs
 
-    def _report_divergence(self, epoch: int, step: int, loss: float, eta: float) -> None:
-        message = divergence_message(epoch=epoch, step=step, loss=loss, learning_rate=eta,
-                                     restored=f"its value before step {step}")
-        self.history.diverged = {"epoch": epoch, "step": step, "loss": loss,
-                                 "learning_rate": eta, "message": message}
+    def _compiled_executor(self, executor: str, trace_limit: int,
+                           callback_list: list[Callback], data: _Batch) -> Any:
+        """The compiled executor of this fit (:mod:`gdlab.kernels`), or None for numpy."""
+        if executor == "numpy":
+            return None
+        needs_steps = trace_limit > 0 or any(c.per_step for c in callback_list)
+        from gdlab import kernels  # lazy: numba is imported only when it is used
+
+        reason = "tracing or a per-step callback needs it" if needs_steps else (
+            kernels.unsupported(self))
+        if reason is None:
+            return kernels.Executor(self, data.X, data.Y, data.w, data.e)
+        if executor == "compiled":
+            raise ValueError(f"executor='compiled' cannot run this fit: {reason}. Use "
+                             "executor='numpy' (or 'auto', which picks it).")
+        return None
+
+    def _run_epoch_compiled(self, compiled: Any, data: _Batch, plan: BatchPlan,
+                            epoch: int) -> dict[str, float] | None:
+        """One epoch in compiled code; None if it diverged (θ as before that step)."""
+        result = compiled.run_epoch(self, plan.order(), plan.batch_size)
+        if result.diverged >= 0:
+            index = result.diverged
+            self._report_divergence(epoch, self.step_count, float(result.step_loss[index]),
+                                    float(result.step_learning_rate[index]), index=index)
+            return None
+        return self._epoch_logs(data, result.step_loss, result.step_learning_rate,
+                                result.batch_weight, result.grad_sq)
+
+    def _report_divergence(self, epoch: int, step: int, loss: float, eta: float, *,
+                           index: int) -> None:
+        # θ before this step gives a non-finite loss or gradient: go back to the last θ
+        # whose loss was computed and finite (index: the step's number in its epoch)
+        restored = self._divergence_guard.restore(first_step_evaluated=index > 0)
+        message = divergence_message(epoch=epoch, step=step, loss=loss, learning_rate=float(eta),
+                                     restored=restored_description(restored))
+        self.history.diverged = {"epoch": epoch, "step": step, "loss": float(loss),
+                                 "learning_rate": float(eta), "message": message}
         self.stop_training = True
         warnings.warn(message, DivergenceWarning, stacklevel=3)
 
@@ -376,6 +434,15 @@ class Sequential(Network):
             "optimizer": None if self.optimizer is None else self.optimizer.get_config(),
             "metrics": list(self.metrics),
         }
+
+    def save(self, path: Any) -> Any:
+        """Write the model to ``path`` (an ``.npz`` file, no pickle), atomically.
+
+        Load it back with :func:`gdlab.load`; see :mod:`gdlab.persistence`.
+        """
+        from gdlab import persistence  # lazy: persistence is a tool above the engine
+
+        return persistence.save(self, path)
 
 
 def _trace_limit(trace: bool | int) -> int:

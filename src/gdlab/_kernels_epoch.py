@@ -1,0 +1,171 @@
+r"""The compiled executor's epoch loop: batches, learning-rate schedule, update rule (numba).
+
+:func:`run_epoch` runs a whole epoch in one call: for each batch of the given row order
+it computes the loss and the gradient (:func:`gdlab._kernels_rows.row_gradient`, row by
+row, reading X in place), checks that both are finite, and applies the optimizer's rule
+to θ in place. A batch of more than :data:`BLOCK_ROWS` rows (a full batch) is one pass
+over X in fixed blocks of rows: :func:`block_gradients` releases the GIL, so threads run
+ranges of blocks on all cores, and the caller adds the blocks' partial sums in block
+order, so the result does not depend on the number of threads (same seed, same result,
+bit for bit).
+
+Codes: optimizer 0 SGD, 1 momentum, 2 Nesterov, 3 Adam, 4 RMSprop; schedule 0 constant,
+1 step, 2 exponential, 3 inverse time (``sched = [kind, η₀, steps, factor, staircase]``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from gdlab._kernels_rows import row_gradient
+
+__all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
+
+#: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
+BLOCK_ROWS = 8192
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _learning_rate(sched, step):
+    """η at global step ``step``, as :mod:`gdlab.schedules` computes it."""
+    kind, eta0 = sched[0], sched[1]
+    if kind == 0:
+        return eta0
+    every, factor, staircase = sched[2], sched[3], sched[4]
+    if kind == 1:
+        return eta0 * factor ** float(step // int(every))
+    p = step / every
+    exponent = float(math.floor(p)) if staircase != 0 else p
+    if kind == 2:
+        return eta0 * factor ** exponent
+    return eta0 / (1.0 + factor * exponent)
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _update(opt, hyper, grad, theta, s1, s2, t, eta):
+    """θ += Δθ by the optimizer's rule (:mod:`gdlab.optimizers`); return Adam's new t."""
+    if opt == 0:
+        for i in range(theta.shape[0]):
+            theta[i] += -eta * grad[i]
+    elif opt <= 2:
+        mom = hyper[0]
+        for i in range(theta.shape[0]):
+            v = mom * s1[i] - eta * grad[i]
+            s1[i] = v
+            theta[i] += mom * v - eta * grad[i] if opt == 2 else v
+    elif opt == 3:
+        t += 1
+        beta_1, beta_2, epsilon = hyper[1], hyper[2], hyper[3]
+        c1 = 1.0 - beta_1 ** float(t)
+        c2 = 1.0 - beta_2 ** float(t)
+        for i in range(theta.shape[0]):
+            g = grad[i]
+            s1[i] = beta_1 * s1[i] + (1.0 - beta_1) * g
+            s2[i] = beta_2 * s2[i] + (1.0 - beta_2) * (g * g)
+            theta[i] += -eta * (s1[i] / c1) / (math.sqrt(s2[i] / c2) + epsilon)
+    else:
+        rho, epsilon = hyper[4], hyper[3]
+        for i in range(theta.shape[0]):
+            g = grad[i]
+            s1[i] = rho * s1[i] + (1.0 - rho) * (g * g)
+            theta[i] += -eta * g / (math.sqrt(s1[i]) + epsilon)
+    return t
+
+
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
+          grad, buffers):
+    """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw)."""
+    Z, A, dZ, dA = buffers[0], buffers[1], buffers[2], buffers[3]
+    scale = 1.0 / total_weight  # the unweighted row's share of the batch mean
+    total = 0.0
+    for i in range(lo, hi):
+        r = order[i]
+        share = w[r] / total_weight if w.shape[0] > 0 else scale
+        e_r = e[r] if e.shape[0] > 0 else 1.0
+        per_row = row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss, fused,
+                               power, grad, Z, A, dZ, dA)
+        total += share * per_row if w.shape[0] > 0 else per_row
+    return total
+
+
+@njit(cache=True, nogil=True)
+def block_gradients(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused,
+                    power, partial, losses, first, last):
+    """Blocks first..last-1 of BLOCK_ROWS rows of order[lo:hi], each into its own partial sum.
+
+    Called from several threads at once (the GIL is released), one range of blocks each.
+    """
+    buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
+    for block in range(first, last):
+        start = lo + block * BLOCK_ROWS
+        partial[block, :] = 0.0
+        losses[block] = _rows(X, Y, w, e, order, start, min(start + BLOCK_ROWS, hi),
+                              total_weight, theta, layout, acts, loss, fused, power,
+                              partial[block], buffers)
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _finite_sum_of_squares(grad, layer_end, grad_sq):
+    """Add each layer's squared gradient norm to grad_sq; False if any entry is not finite."""
+    check = 0.0
+    start = 0
+    for layer in range(layer_end.shape[0]):
+        s = 0.0
+        for i in range(start, layer_end[layer]):
+            s += grad[i] * grad[i]
+            check += grad[i] * 0.0  # nan for inf or nan entries, exactly 0 otherwise
+        grad_sq[layer] += s
+        start = layer_end[layer]
+    return check == 0.0
+
+
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, layer_end, opt,
+            hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq):
+    """Record the step; update θ unless the loss or gradient is not finite. (ok, t)."""
+    value = value if weighted else value / n_rows
+    step_loss[index] = value
+    step_eta[index] = eta
+    batch_weight[index] = total_weight
+    finite = _finite_sum_of_squares(grad, layer_end, grad_sq)
+    if not (finite and math.isfinite(value)):
+        return False, t
+    return True, _update(opt, hyper, grad, theta, s1, s2, t, eta)
+
+
+@njit(cache=True)
+def run_epoch(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss, fused,
+              power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta, batch_weight,
+              grad_sq):
+    """One epoch of steps of at most BLOCK_ROWS rows; return (diverged step or -1, Adam's t).
+
+    Fills ``step_loss``, ``step_eta``, ``batch_weight`` per step and adds each layer's
+    squared gradient norms to ``grad_sq``. On a non-finite loss or gradient the epoch
+    stops before the update: θ keeps its value before that step.
+    """
+    n = order.shape[0]
+    grad = np.empty(theta.shape[0])
+    buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
+    weighted = w.shape[0] > 0
+    for index in range(step_loss.shape[0]):
+        lo = index * batch_size
+        hi = min(lo + batch_size, n)
+        eta = _learning_rate(sched, step0 + index)
+        total_weight = float(hi - lo)
+        if weighted:
+            total_weight = 0.0
+            for i in range(lo, hi):
+                total_weight += w[order[i]]
+        grad[:] = 0.0
+        value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
+                      fused, power, grad, buffers)
+        ok, t = _finish(index, value, hi - lo, weighted, total_weight, eta, grad, theta,
+                        layer_end, opt, hyper, s1, s2, t, step_loss, step_eta, batch_weight,
+                        grad_sq)
+        if not ok:
+            return index, t
+    return -1, t

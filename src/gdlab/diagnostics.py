@@ -1,0 +1,167 @@
+r"""Diagnostics for the lecture's rule "we need non-zero derivatives".
+
+Gradient descent only moves a parameter whose partial derivative is non-zero. Two ways
+to lose every derivative are caught here:
+
+* **dead ReLU units**: a unit whose pre-activation is negative for every row outputs
+  :math:`\text{ReLU}(z) = 0` with :math:`\text{ReLU}'(z) = 0` everywhere, so its weights
+  receive no gradient and it never recovers. :class:`DeadReLU` (in every ``fit``) checks
+  this after each epoch and warns once per unit with a :class:`DeadUnitWarning`.
+* **losses or activations with zero gradient almost everywhere**: accuracy as a loss (a
+  step function, refused by :func:`gdlab.losses.get`), and a softmax over one unit, whose
+  output is the constant 1. :func:`check_combination` refuses these at ``compile``.
+
+Vanishing or exploding gradients are visible in ``history.history["grad_norm[l]"]``,
+the per-layer gradient norms that every ``fit`` records.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab.callbacks import Callback
+
+FloatArray = NDArray[np.floating]
+
+__all__ = ["DeadReLU", "DeadUnitWarning", "check_combination", "dead_units"]
+
+#: Rows per forward pass of the dead-unit check; it stops as soon as every unit has fired.
+_FIRST_CHUNK = 256
+_MAX_CHUNK = 65536
+
+
+class DeadUnitWarning(UserWarning):
+    """Some ReLU units output 0 for every training row: they can no longer learn."""
+
+
+def dead_units(layers: Sequence[Any], X: FloatArray, *,
+               ignore: dict[int, set[int]] | None = None) -> dict[int, NDArray[np.intp]]:
+    r"""The ReLU units that output 0 for every row of X, by layer (both 1-based).
+
+    A forward pass in chunks of rows (256, 512, … up to 65 536), which stops as soon as
+    every ReLU unit has been positive for some row; a healthy network therefore costs a
+    forward pass over a few hundred rows, a dead unit one pass over all of X. Units in
+    ``ignore`` (``{layer: {unit, …}}``, e.g. those already reported) are neither
+    waited for nor reported, so a known dead unit does not cost a full pass every epoch.
+
+    Parameters
+    ----------
+    layers : list of Dense
+        Built layers (their ``W`` and ``b`` are read).
+    X : ndarray of shape (n, p)
+    ignore : dict, optional
+
+    Returns
+    -------
+    dict
+        ``{layer number: unit numbers}`` for the layers with dead units.
+
+    Examples
+    --------
+    >>> import gdlab as gd
+    >>> model = gd.Sequential([gd.Dense(2, activation="relu"), gd.Dense(1)], input_dim=1)
+    >>> model.set_weights([np.array([[1.0, -1.0]]), np.zeros(2), np.ones((2, 1)), np.zeros(1)])
+    >>> dead_units(model.layers, np.array([[1.0], [2.0]]))
+    {1: array([2])}
+    """
+    relu = [i for i, layer in enumerate(layers) if layer.activation.name == "relu"]
+    if not relu:
+        return {}
+    alive = {i: np.zeros(layers[i].units, dtype=bool) for i in relu}
+    for layer, units in (ignore or {}).items():
+        if layer - 1 in alive:
+            alive[layer - 1][np.asarray(sorted(units), dtype=int) - 1] = True
+    start, size = 0, _FIRST_CHUNK
+    while start < X.shape[0] and not all(mask.all() for mask in alive.values()):
+        A = X[start:start + size]
+        for i, layer in enumerate(layers[:relu[-1] + 1]):
+            A = layer.forward(A)[0]
+            if i in alive:
+                alive[i] |= (A > 0).any(axis=0)
+        start, size = start + size, min(2 * size, _MAX_CHUNK)
+    return {i + 1: np.flatnonzero(~mask) + 1 for i, mask in alive.items() if not mask.all()}
+
+
+class DeadReLU(Callback):
+    """After each epoch, warn about ReLU units that output 0 for every training row.
+
+    Added to every ``fit`` by :class:`~gdlab.training.Sequential`. The check is one
+    forward pass at the end of the epoch (see :func:`dead_units`), never work per step.
+    Each dead unit is reported once per ``fit``, naming its layer and unit numbers.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), optional
+        The training inputs; without them the callback does nothing.
+    """
+
+    def __init__(self, X: FloatArray | None = None) -> None:
+        super().__init__()
+        self.X = X
+        self.reported: dict[int, set[int]] = {}
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.reported = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.X is None or self.model is None:
+            return
+        new = dead_units(self.model.layers, self.X, ignore=self.reported)
+        if not new:
+            return
+        for layer, units in new.items():
+            self.reported.setdefault(layer, set()).update(units.tolist())
+        warnings.warn(dead_message(self.model.layers, new, epoch=epoch, n=self.X.shape[0]),
+                      DeadUnitWarning, stacklevel=2)
+
+
+def dead_message(layers: Sequence[Any], dead: dict[int, NDArray[np.intp]], *, epoch: int,
+                 n: int) -> str:
+    """The explanation of a :class:`DeadUnitWarning`."""
+    parts = [f"layer {layer} ({layers[layer - 1]!r}): unit{'s' if len(units) > 1 else ''} "
+             + ", ".join(str(u) for u in units) for layer, units in dead.items()]
+    return (
+        f"Dead ReLU units after epoch {epoch}: {'; '.join(parts)} output 0 for all {n} "
+        "training rows, so their derivatives are 0 and their weights can no longer learn. "
+        "Try a smaller learning rate, kernel_initializer='he_uniform', or "
+        "activation='tanh' for that layer."
+    )
+
+
+def check_combination(layers: Sequence[Any], loss: Any) -> None:
+    """Refuse a model whose gradient is zero (almost) everywhere; explain why and what to do.
+
+    * a softmax over one unit outputs the constant 1, so every derivative through it is 0;
+    * a (sparse) categorical cross-entropy over one output unit has a single class.
+
+    Examples
+    --------
+    >>> import gdlab as gd
+    >>> check_combination([gd.Dense(1, activation="softmax")],
+    ...                   gd.losses.get("mse"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer 1 is Dense(1, activation='softmax'): ...
+    """
+    for number, layer in enumerate(layers, start=1):
+        if layer.activation.name == "softmax" and layer.units == 1:
+            raise ValueError(
+                f"Layer {number} is {layer!r}: a softmax over one unit is always 1, so its "
+                "gradient is 0 everywhere and nothing before it can learn. Use "
+                "Dense(1, activation='sigmoid') for a probability, or give the softmax one "
+                "unit per class (at least 2)."
+            )
+    name = getattr(loss, "name", "")
+    if name in ("categorical_crossentropy", "sparse_categorical_crossentropy") \
+            and layers[-1].units == 1:
+        raise ValueError(
+            f"loss={name!r} with a one-unit output layer has a single class: its loss and "
+            "gradient carry no information. For two classes use "
+            "Dense(1, activation='sigmoid') with loss='binary_crossentropy'; for k classes "
+            "use Dense(k, activation='softmax')."
+        )

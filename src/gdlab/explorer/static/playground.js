@@ -1,0 +1,370 @@
+// Page 2: the gradient-descent playground. The server (gdlab) runs every step and sends
+// θ, the losses, the step's table and the pictures' grids; this file draws them.
+"use strict";
+
+const Playground = (() => {
+  const $ = (id) => document.getElementById(id);
+  const RUN_COLORS = [Plot.COLORS.a, Plot.COLORS.b];
+  const S = { started: false, session: null, desc: null, runs: [], contour: null,
+              playing: false, busy: false, upload: null, initSeq: 0, timer: null, applied: null,
+              stepRequests: 0 };
+
+  function message(text) { $("pg-message").textContent = text || ""; }
+  function ready(flag) { document.body.dataset.pgReady = flag ? "1" : "0"; }
+
+  function runSettings(k) {
+    const variant = $(`pg-variant-${k}`).value;
+    const batch = variant === "batch" ? "full" : variant === "stochastic" ? 1
+      : Number($(`pg-batch-${k}`).value);
+    return { batch_size: batch, learning_rate: Number($(`pg-lr-${k}`).value),
+             optimizer: $(`pg-opt-${k}`).value };
+  }
+
+  function settings() {
+    const runs = [runSettings(0)];
+    if ($("pg-compare").checked) runs.push(runSettings(1));
+    return { dataset: $("pg-dataset").value, n: Number($("pg-n").value), upload: S.upload,
+             target: $("pg-target").value || undefined, model: $("pg-model").value,
+             hidden: Number($("pg-hidden").value), activation: $("pg-activation").value,
+             init: $("pg-init").value, seed: Number($("pg-seed").value),
+             epochs: Number($("pg-epochs").value), runs };
+  }
+
+  function fillParams(names) {
+    for (const [id, fallback] of [["pg-param-i", 0], ["pg-param-j", 1]]) {
+      const select = $(id), old = Number(select.value);
+      select.innerHTML = names.map((n, k) => `<option value="${k}">${n}</option>`).join("");
+      select.value = String(old < names.length && select.options.length && !isNaN(old) && S.desc
+        && S.desc.param_names.join() === names.join() ? old : fallback);
+    }
+  }
+
+  async function init() {
+    const seq = ++S.initSeq;
+    S.playing = false;
+    ready(false);
+    const wanted = settings();
+    S.applied = JSON.stringify(wanted);
+    try {
+      const d = await Plot.api("/api/playground/init", wanted);
+      if (seq !== S.initSeq) return;
+      fillParams(d.param_names);
+      S.session = d.session; S.desc = d; S.contour = null;
+      S.runs = d.runs.map((r) => ({ path: [d.theta0], full: [[0, r.full_loss]], batch: [],
+        step: 0, epoch: 0, done: false, diverged: null, table: null, theta: d.theta0,
+        picture: d.picture }));
+      message("");
+      await loadContours();
+      if (seq !== S.initSeq) return;
+      render();
+      ready(true);
+    } catch (error) {
+      if (seq === S.initSeq) { S.session = null; message(error.message); render(); }
+    }
+  }
+
+  // Re-initialise only when a setting really changed (a blur also fires "change").
+  function schedule() {
+    if (JSON.stringify(settings()) === S.applied) return;
+    ready(false);
+    clearTimeout(S.timer);
+    S.timer = setTimeout(init, 150);
+  }
+
+  async function loadContours() {
+    if (!S.session) return;
+    const i = Number($("pg-param-i").value), j = Number($("pg-param-j").value);
+    if (i === j) { S.contour = null; message("Choose two different parameters for the contours."); return; }
+    S.contour = await Plot.api("/api/playground/contours", { session: S.session, i, j });
+  }
+
+  function outsideBox() {
+    const c = S.contour;
+    if (!c) return false;
+    const a = c.a, b = c.b, ma = 0.05 * (a[a.length - 1] - a[0]), mb = 0.05 * (b[b.length - 1] - b[0]);
+    return S.runs.some((r) => {
+      const t = r.theta;
+      if (t[c.i] === null || t[c.j] === null) return false;
+      return t[c.i] < a[0] + ma || t[c.i] > a[a.length - 1] - ma || t[c.j] < b[0] + mb
+        || t[c.j] > b[b.length - 1] - mb;
+    });
+  }
+
+  async function step(count) {
+    if (!S.session || S.busy || document.body.dataset.pgReady !== "1") return;
+    S.busy = true;
+    const t0 = performance.now();
+    try {
+      const d = await Plot.api("/api/playground/step", { session: S.session, steps: count });
+      d.runs.forEach((r, k) => {
+        const run = S.runs[k];
+        run.path.push(...r.path);
+        r.full_loss.forEach((v, m) => run.full.push([run.step + m + 1, v]));
+        r.batch_loss.forEach((v, m) => run.batch.push([run.step + m + 1, v]));
+        Object.assign(run, { step: r.step, epoch: r.epoch, done: r.done, diverged: r.diverged,
+                             theta: r.theta, picture: r.picture });
+        if (r.table) run.table = r.table;
+      });
+      render();
+      const ms = performance.now() - t0;
+      document.body.dataset.stepMs = ms.toFixed(1);
+      document.body.dataset.steps = String(++S.stepRequests);
+      if (outsideBox()) loadContours().then(drawContours).catch((e) => message(e.message));
+    } catch (error) {
+      message(error.message);
+      S.playing = false;
+    } finally {
+      S.busy = false;
+    }
+  }
+
+  async function play() {
+    if (S.playing) return;
+    S.playing = true;
+    while (S.playing && S.session) {
+      await step(Number($("pg-speed").value));
+      if (S.runs.every((r) => r.done)) S.playing = false;
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
+  }
+
+  // --- rendering -----------------------------------------------------------------------
+  function render() {
+    const compare = S.runs.length > 1;
+    for (const el of document.querySelectorAll("#page-playground .run-b:not(fieldset)")) {
+      el.classList.toggle("hide", !compare);
+    }
+    for (let k = 0; k < 2; k++) { renderStatus(k); renderTable(k); }
+    drawContours(); drawCurve(); drawData();
+  }
+
+  function renderStatus(k) {
+    const box = $(`pg-status-${k}`), run = S.runs[k], d = S.desc;
+    if (!run || !d) { box.textContent = ""; return; }
+    const r = d.runs[k];
+    const last = run.full[run.full.length - 1][1];
+    const theta = d.param_names.map((n, m) => `${n}=${Plot.fmt(run.theta[m])}`).join(", ");
+    let text = `${k ? "B" : "A"}: ${r.variant} (batch of ${r.batch_size}), η=${r.learning_rate}, ` +
+      `${r.optimizer} · ${run.step} steps, epoch ${Math.min(run.epoch + 1, d.epochs)}/${d.epochs}\n` +
+      `loss over all ${d.n} rows = ${Plot.fmt(last)}\nθ = (${theta})`;
+    if (run.done && !run.diverged) text += "\nfinished";
+    box.textContent = text;
+    if (run.diverged) {
+      const p = document.createElement("div");
+      p.className = "diverged"; p.id = `pg-diverged-${k}`; p.textContent = run.diverged;
+      box.appendChild(p);
+    }
+  }
+
+  function renderTable(k) {
+    const table = $(`pg-table-${k}`), info = $(`pg-info-${k}`), run = S.runs[k];
+    const t = run && run.table;
+    table.innerHTML = ""; info.textContent = "";
+    if (!t) { info.textContent = run ? "Press Step: the table of the step appears here." : ""; return; }
+    const names = S.desc.param_names;
+    const vec = (v) => "(" + v.map(Plot.fmt).join(", ") + ")";
+    const r = S.desc.runs[k];
+    info.textContent = `update no. ${t.step + 1} · epoch ${t.epoch + 1} · ${t.variant} · batch of ${t.n_rows} row(s)` +
+      (t.n_rows > t.rows.length ? `, first ${t.rows.length} shown` : "") +
+      `\nθ before = ${vec(t.theta_before)}\n∇Loss = mean of the rows' dL = ${vec(t.gradient)}` +
+      `\nθ after (${r.optimizer}, η=${t.learning_rate}) = ${vec(t.theta_after)}   [${names.join(", ")}]`;
+    const head = table.createTHead().insertRow();
+    for (const c of ["row", ...t.columns]) {
+      const th = document.createElement("th"); th.textContent = c; head.appendChild(th);
+    }
+    const body = table.createTBody();
+    t.rows.forEach((values, m) => {
+      const row = body.insertRow();
+      row.insertCell().textContent = t.row_index[m];
+      for (const v of values) row.insertCell().textContent = Plot.fmt(v);
+    });
+    const mean = table.createTFoot().insertRow();
+    mean.className = "mean";
+    mean.insertCell().textContent = `mean (${t.n_rows})`;
+    const first = t.columns.length - names.length;
+    t.columns.forEach((c, m) => {
+      const cell = mean.insertCell();
+      cell.textContent = c === "loss" ? Plot.fmt(t.loss) : m >= first ? Plot.fmt(t.gradient[m - first]) : "";
+    });
+  }
+
+  function extent(values) {
+    const finite = values.filter((v) => v !== null && isFinite(v));
+    if (!finite.length) return [0, 1];
+    let lo = Math.min(...finite), hi = Math.max(...finite);
+    if (hi === lo) { lo -= 0.5; hi += 0.5; }
+    return [lo, hi];
+  }
+
+  function thin(list, max) {
+    if (list.length <= max) return list;
+    const every = Math.ceil(list.length / max);
+    return list.filter((_, k) => k % every === 0 || k === list.length - 1);
+  }
+
+  function drawContours() {
+    const canvas = $("contour-canvas"), c = S.contour;
+    if (!c || !S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    const names = S.desc.param_names;
+    const f = Plot.frame(canvas, [c.a[0], c.a[c.a.length - 1]], [c.b[0], c.b[c.b.length - 1]],
+      names[c.i], names[c.j]);
+    const ctx = f.ctx;
+    f.clip();
+    const logs = c.loss.flat().filter((v) => v !== null && v > 0).map(Math.log);
+    const [lo, hi] = extent(logs);
+    const da = (c.a[1] - c.a[0]) / 2, db = (c.b[1] - c.b[0]) / 2;
+    c.loss.forEach((row, rb) => row.forEach((v, ca) => {
+      const level = v === null || v <= 0 ? 1 : Math.floor(((Math.log(v) - lo) / (hi - lo)) * 12) / 12;
+      ctx.fillStyle = `hsl(${220 - 180 * level}, 70%, ${92 - 40 * level}%)`;
+      const x0 = f.X(c.a[ca] - da), y0 = f.Y(c.b[rb] + db);
+      ctx.fillRect(x0, y0, f.X(c.a[ca] + da) - x0 + 1, f.Y(c.b[rb] - db) - y0 + 1);
+    }));
+    S.runs.forEach((run, k) => {
+      const pts = thin(run.path, 4000).filter((t) => t[c.i] !== null && t[c.j] !== null);
+      ctx.strokeStyle = RUN_COLORS[k]; ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      pts.forEach((t, m) => (m ? ctx.lineTo : ctx.moveTo).call(ctx, f.X(t[c.i]), f.Y(t[c.j])));
+      ctx.stroke();
+      if (pts.length < 300) for (const t of pts) Plot.dot(ctx, f.X(t[c.i]), f.Y(t[c.j]), 2.5, RUN_COLORS[k]);
+      const end = pts[pts.length - 1];
+      if (end) Plot.dot(ctx, f.X(end[c.i]), f.Y(end[c.j]), 5, RUN_COLORS[k]);
+    });
+    const t0 = S.desc.theta0;
+    Plot.dot(ctx, f.X(t0[c.i]), f.Y(t0[c.j]), 5, Plot.COLORS.ink);
+    ctx.restore();
+    const over = c.rows < c.n ? `loss over a sample of ${c.rows} of the ${c.n} rows` : "loss over all rows";
+    $("contour-caption").textContent = names.length > 2
+      ? `${over}; the other parameters held at run A's current θ (black: θ₀)`
+      : `${over} and the path of θ (black: θ₀)`;
+  }
+
+  function drawCurve() {
+    const canvas = $("curve-canvas");
+    if (!S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    const log = (v) => (v !== null && v > 0 ? Math.log10(v) : null);
+    const all = S.runs.flatMap((r) => [...r.full, ...r.batch].map((p) => log(p[1])));
+    const steps = Math.max(1, ...S.runs.map((r) => r.step));
+    const f = Plot.frame(canvas, [0, steps], extent(all), "step", "loss (log scale)",
+      (v) => {
+        const x = Math.pow(10, v);
+        return x >= 1e4 || x < 1e-3 ? x.toExponential(0) : String(Number(x.toPrecision(2)));
+      });
+    const ctx = f.ctx;
+    f.clip();
+    S.runs.forEach((run, k) => {
+      ctx.globalAlpha = 0.35;
+      for (const [s, v] of thin(run.batch, 3000)) if (log(v) !== null) Plot.dot(ctx, f.X(s), f.Y(log(v)), 1.8, RUN_COLORS[k]);
+      ctx.globalAlpha = 1;
+      ctx.strokeStyle = RUN_COLORS[k]; ctx.lineWidth = 2;
+      ctx.beginPath();
+      thin(run.full, 3000).filter((p) => log(p[1]) !== null)
+        .forEach(([s, v], m) => (m ? ctx.lineTo : ctx.moveTo).call(ctx, f.X(s), f.Y(log(v))));
+      ctx.stroke();
+    });
+    ctx.restore();
+  }
+
+  function drawData() {
+    const canvas = $("data-canvas"), d = S.desc;
+    const run = S.runs[0];
+    const pic = run && run.picture;
+    if (!d || !pic) {
+      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      $("data-caption").textContent = d ? "no picture: the model's inputs are not one or two features" : "";
+      return;
+    }
+    const X = d.points.X, y = d.points.y;
+    if (pic.kind === "curve") {
+      const xs = X.map((r) => r[0]);
+      const f = Plot.frame(canvas, extent([...xs, ...pic.x]), extent([...y, ...S.runs.flatMap((r) => r.picture.y)]),
+        d.feature_names[0], d.target_name);
+      f.clip();
+      S.runs.forEach((r, k) => {
+        f.ctx.strokeStyle = RUN_COLORS[k]; f.ctx.lineWidth = 2; f.ctx.setLineDash(k ? [6, 4] : []);
+        f.ctx.beginPath();
+        r.picture.x.forEach((x, m) => (m ? f.ctx.lineTo : f.ctx.moveTo).call(f.ctx, f.X(x), f.Y(r.picture.y[m])));
+        f.ctx.stroke(); f.ctx.setLineDash([]);
+      });
+      xs.forEach((x, m) => Plot.dot(f.ctx, f.X(x), f.Y(y[m]), 4, Plot.COLORS.ink));
+      f.ctx.restore();
+      $("data-caption").textContent = "the data and the fitted curve ŷ(x)";
+      return;
+    }
+    const f = Plot.frame(canvas, [pic.a[0], pic.a[pic.a.length - 1]], [pic.b[0], pic.b[pic.b.length - 1]],
+      d.feature_names[0], d.feature_names[1]);
+    const ctx = f.ctx;
+    f.clip();
+    const da = (pic.a[1] - pic.a[0]) / 2, db = (pic.b[1] - pic.b[0]) / 2;
+    pic.p.forEach((row, rb) => row.forEach((p, ca) => {
+      const cls = pic.cls ? pic.cls[rb][ca] : p >= 0.5 ? 1 : 0;
+      const strength = pic.cls ? p : Math.abs(p - 0.5) * 2;
+      ctx.globalAlpha = 0.08 + 0.3 * (strength || 0);
+      ctx.fillStyle = Plot.COLORS.classes[cls % 5];
+      const x0 = f.X(pic.a[ca] - da), y0 = f.Y(pic.b[rb] + db);
+      ctx.fillRect(x0, y0, f.X(pic.a[ca] + da) - x0 + 1, f.Y(pic.b[rb] - db) - y0 + 1);
+    }));
+    ctx.globalAlpha = 1;
+    X.forEach((r, m) => {
+      Plot.dot(ctx, f.X(r[0]), f.Y(r[1]), 3, Plot.COLORS.classes[y[m] % 5]);
+    });
+    ctx.restore();
+    $("data-caption").textContent = "the data and run A's decision regions (shade: confidence)";
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+  async function uploadFile() {
+    const file = $("pg-file").files[0];
+    if (!file) return;
+    ready(false);
+    try {
+      const response = await fetch("/api/upload", { method: "POST", body: file });
+      const data = await response.json().catch(() => ({ error: response.statusText }));
+      if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+      S.upload = data.upload;
+      $("pg-target").innerHTML = data.columns.map((c) => `<option>${c}</option>`).join("");
+      $("pg-target").value = data.columns[data.columns.length - 1];
+      await init();
+    } catch (error) {
+      message(error.message);
+      document.body.dataset.pgUpload = "failed";
+    }
+  }
+
+  function toggleFields() {
+    const upload = $("pg-dataset").value === "upload";
+    for (const el of document.querySelectorAll(".upload-only")) el.classList.toggle("hide", !upload);
+    $("pg-n").disabled = !["logistic", "blobs"].includes($("pg-dataset").value);
+    for (const k of [0, 1]) $(`pg-batch-${k}`).disabled = $(`pg-variant-${k}`).value !== "mini-batch";
+    const mlp = $("pg-model").value === "mlp";
+    $("pg-hidden").disabled = !mlp; $("pg-activation").disabled = !mlp;
+  }
+
+  function start() {
+    if (S.started) return;
+    S.started = true;
+    const skip = new Set(["pg-file", "pg-param-i", "pg-param-j", "pg-speed"]);
+    const onEdit = (event) => {
+      if (skip.has(event.target.id)) return;
+      toggleFields();
+      if ($("pg-dataset").value === "upload" && S.upload === null) {
+        message("Choose a CSV file: a header row and at least two numeric columns.");
+        return;
+      }
+      schedule();
+    };
+    $("pg-form").addEventListener("change", onEdit);
+    $("pg-form").addEventListener("input", onEdit);
+    $("pg-file").addEventListener("change", uploadFile);
+    for (const id of ["pg-param-i", "pg-param-j"]) {
+      $(id).addEventListener("change", () => loadContours().then(drawContours).catch((e) => message(e.message)));
+    }
+    $("pg-reset").addEventListener("click", init);
+    $("pg-step").addEventListener("click", () => step(1));
+    $("pg-play").addEventListener("click", play);
+    $("pg-pause").addEventListener("click", () => { S.playing = false; });
+    toggleFields();
+    init();
+  }
+
+  return { start, state: S };
+})();

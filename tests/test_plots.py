@@ -1,0 +1,320 @@
+"""Each figure draws the data it was given: line data checked against the run, not pixels."""
+
+import math
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection, QuadMesh
+from matplotlib.figure import Figure
+from PIL import Image
+
+import gdlab as gd
+from gdlab import activations, plots
+from gdlab.callbacks import History
+from gdlab.sweep import SweepResult, learning_rate_sweep
+
+
+def _line(ax, label):
+    """The one line of ``ax`` with this legend label."""
+    found = [line for line in ax.get_lines() if line.get_label() == label]
+    assert len(found) == 1, [line.get_label() for line in ax.get_lines()]
+    return found[0]
+
+
+def _assert_readable(figure, ax):
+    assert isinstance(figure, Figure)
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_legend() is not None
+    width, height = figure.get_size_inches()
+    assert 4 <= width <= 12 and 3 <= height <= 8
+
+
+@pytest.fixture(scope="module")
+def linear_data():
+    rng = np.random.default_rng(0)
+    X = np.linspace(-1.0, 1.0, 24)[:, None]
+    y = 3.0 * X[:, 0] + 1.0 + 0.3 * rng.normal(size=24)
+    return X, y
+
+
+def _linear_model(learning_rate=0.1, w=-1.0, b=2.0):
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.set_weights([np.array([[w]]), np.array([b])])
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=learning_rate))
+    return model
+
+
+@pytest.fixture(scope="module")
+def logistic_run():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] + 2.0 * X[:, 1] > 0.2).astype(float)
+    model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=0)
+    schedule = gd.ExponentialDecay(0.5, decay_steps=10, decay_rate=0.5)
+    model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=schedule))
+    history = model.fit(X, y, batch_size=8, epochs=6, verbose=0, validation_split=0.25, seed=0)
+    return model, X, y, history
+
+
+# ---------------------------------------------------------------- activations
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "linear", "exponential"])
+def test_activation_curves_are_the_activation_and_its_derivative(name):
+    figure = plots.plot_activation(name)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    value, slope = ax.get_lines()[:2]
+    z = value.get_xdata()
+    activation = activations.get(name)
+    np.testing.assert_allclose(value.get_ydata(), activation.forward(z[:, None])[:, 0])
+    np.testing.assert_allclose(slope.get_ydata(), activation.derivative(z[:, None])[:, 0])
+    assert z.min() < 0 < z.max()
+
+
+def test_softmax_is_drawn_for_two_classes_against_z1_minus_z2():
+    ax = plots.plot_activation("softmax").axes[0]
+    value, slope = ax.get_lines()[:2]
+    d = value.get_xdata()
+    sigmoid = 1.0 / (1.0 + np.exp(-d))  # softmax of (z1, z2) is sigmoid(z1 - z2)
+    np.testing.assert_allclose(value.get_ydata(), sigmoid, rtol=1e-12)
+    np.testing.assert_allclose(slope.get_ydata(), sigmoid * (1 - sigmoid), rtol=1e-12)
+    assert "z₁ − z₂" in ax.get_xlabel()
+
+
+def test_several_activations_get_one_panel_each_and_an_ax_is_reused():
+    figure = plots.plot_activation(["sigmoid", "relu", "tanh", "softmax"])
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["sigmoid", "relu", "tanh", "softmax"]
+    host = Figure()
+    ax = host.add_subplot()
+    assert plots.plot_activation(["sigmoid", "tanh"], ax=ax) is host
+    assert len(ax.get_lines()) == 4 + 4  # two curves each, plus the two axis lines each
+    with pytest.raises(ValueError, match="name_or_names is empty"):
+        plots.plot_activation([])
+
+
+# ---------------------------------------------------------------- history
+
+
+def test_history_lines_equal_the_losses_per_epoch_and_per_step(logistic_run):
+    _, _, _, history = logistic_run
+    figure = plots.plot_history(history)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    epochs = np.arange(1, 7, dtype=float)
+    train = _line(ax, "training loss")
+    np.testing.assert_array_equal(train.get_xdata(), epochs)
+    np.testing.assert_array_equal(train.get_ydata(), history.history["loss"])
+    np.testing.assert_array_equal(_line(ax, "validation loss").get_ydata(),
+                                  history.history["val_loss"])
+    steps = history.params["steps"]
+    per_step = _line(ax, "loss of each step (batch of 8)")
+    expected_x = np.concatenate([e + (np.arange(steps) + 1) / steps for e in range(6)])
+    np.testing.assert_allclose(per_step.get_xdata(), expected_x)
+    np.testing.assert_array_equal(per_step.get_ydata(), np.concatenate(history.step_loss))
+    best = int(np.argmin(history.history["val_loss"]))
+    star = [line for line in ax.get_lines() if line.get_label().startswith("best epoch")]
+    assert star[0].get_label().startswith(f"best epoch {best + 1} (val_loss")
+    assert star[0].get_xdata()[0] == best + 1
+
+
+def test_history_draws_a_changing_learning_rate_on_a_second_axis(logistic_run):
+    _, _, _, history = logistic_run
+    figure = plots.plot_history(history)
+    assert len(figure.axes) == 2
+    rate = figure.axes[1].get_lines()[0]
+    np.testing.assert_array_equal(rate.get_ydata(), np.concatenate(history.step_learning_rate))
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "learning rate η (per step)" in labels
+
+
+def test_full_batch_history_has_no_step_noise_and_no_rate_axis(linear_data):
+    X, y = linear_data
+    history = _linear_model().fit(X, y, batch_size="full", epochs=5, verbose=0)
+    figure = plots.plot_history(history)
+    assert len(figure.axes) == 1
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert not any(label.startswith("loss of each step") for label in labels)
+    with pytest.raises(ValueError, match="no epochs"):
+        plots.plot_history(History())
+
+
+def test_gradient_norms_are_drawn_per_layer(logistic_run):
+    X = logistic_run[1]
+    y = logistic_run[2]
+    model = gd.Sequential([gd.Dense(3, activation="tanh"), gd.Dense(1, activation="sigmoid")],
+                          input_dim=2, seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=0.3))
+    history = model.fit(X, y, batch_size=16, epochs=4, verbose=0, seed=0)
+    figure = plots.plot_gradients(history)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    for layer in (1, 2):
+        np.testing.assert_array_equal(_line(ax, f"layer {layer}").get_ydata(),
+                                      history.history[f"grad_norm[{layer}]"])
+
+
+# ---------------------------------------------------------------- learning rates
+
+
+def test_learning_rate_curves_equal_the_sweep_histories(linear_data):
+    X, y = linear_data
+    model = _linear_model()
+    figure = plots.plot_learning_rates(model, X, y, [0.001, 0.3, 50.0], epochs=8,
+                                       batch_size=6, seed=0)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    assert ax.get_yscale() == "log"
+    result = learning_rate_sweep(model, X, y, [0.001, 0.3, 50.0], epochs=8, batch_size=6,
+                                 seed=0)
+    for _, row in result.table.iterrows():
+        line = _line(ax, f"η = {row['learning_rate']:g}: {row['verdict']}")
+        history = result.histories[row["learning_rate"]]
+        np.testing.assert_allclose(line.get_ydata(),
+                                   [row["initial_loss"], *history.history["loss"]])
+    assert result.table["verdict"].tolist() == ["too small", "good", "too large"]
+    assert np.array_equal(model.theta, [-1.0, 2.0])  # the sweep left the model alone
+
+
+def _history(losses, *, steps, diverged=None):
+    history = History()
+    history.history = {"loss": list(losses)}
+    history.epoch = list(range(len(losses)))
+    history.params = {"steps": steps}
+    history.diverged = diverged
+    return history
+
+
+def test_a_diverged_run_ends_at_the_step_where_it_diverged():
+    histories = {0.1: _history([1.0, 0.5, 0.3, 0.2], steps=5),
+                 3.0: _history([2.0, 40.0], steps=5, diverged={"epoch": 2, "step": 13})}
+    table = pd.DataFrame({"learning_rate": [0.1, 3.0], "initial_loss": [1.5, 1.5],
+                          "final_loss": [0.2, math.inf], "diverged": [False, True],
+                          "diverged_epoch": [None, 2], "diverged_step": [None, 13],
+                          "verdict": ["good", "too large"]})
+    ax = plots.plot_sweep(SweepResult(table=table, histories=histories)).axes[0]
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "X"]
+    assert len(crosses) == 1
+    assert crosses[0].get_xdata()[0] == pytest.approx(2 + (13 - 2 * 5 + 1) / 5)  # 2.8 epochs
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["η = 3 diverged at step 13"]
+    np.testing.assert_array_equal(_line(ax, "η = 3: too large").get_ydata(), [1.5, 2.0, 40.0])
+
+
+# ---------------------------------------------------------------- loss surface
+
+
+@pytest.fixture(scope="module")
+def three_traces(linear_data):
+    X, y = linear_data
+    traces = []
+    for batch_size in ("full", 1, 6):
+        model = _linear_model()
+        traces.append(model.fit(X, y, batch_size=batch_size, epochs=2, verbose=0, trace=True,
+                                seed=0).trace)
+    return model, traces
+
+
+def test_loss_surface_paths_are_the_traced_thetas(linear_data, three_traces):
+    X, y = linear_data
+    model, traces = three_traces
+    labels = ["batch", "stochastic", "mini-batch"]
+    figure = plots.plot_loss_surface(model, X, y, traces, labels, resolution=15)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("w", "b")
+    for trace, label in zip(traces, labels, strict=True):
+        line = _line(ax, f"{label} ({len(trace)} steps)")
+        expected = np.array([s.theta_before for s in trace] + [trace[-1].theta_after])
+        np.testing.assert_array_equal(line.get_xdata(), expected[:, 0])
+        np.testing.assert_array_equal(line.get_ydata(), expected[:, 1])
+        assert line.get_xdata()[0] == -1.0 and line.get_ydata()[0] == 2.0  # θ0
+
+
+def test_loss_surface_contours_span_the_loss_on_the_drawn_grid(linear_data, three_traces):
+    X, y = linear_data
+    model, traces = three_traces
+    before = model.theta.copy()
+    ax = plots.plot_loss_surface(model, X, y, traces[:1], ["batch"], resolution=9).axes[0]
+    np.testing.assert_array_equal(model.theta, before)  # θ restored
+    contour = ax.collections[0]
+    w_grid, b_grid = np.meshgrid(np.linspace(*ax.get_xlim(), 9), np.linspace(*ax.get_ylim(), 9))
+    fitted = np.stack([w_grid.ravel(), b_grid.ravel()], axis=1)
+    losses = np.mean((fitted[:, :1] * X[:, 0] + fitted[:, 1:] - y) ** 2, axis=1)
+    assert contour.levels[0] == pytest.approx(losses.min())
+    assert contour.levels[-1] == pytest.approx(losses.max())
+
+
+def test_loss_surface_of_a_bigger_model_varies_the_named_parameters(linear_data):
+    X, y = linear_data
+    model = gd.Sequential([gd.Dense(2, activation="tanh"), gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
+    trace = model.fit(X, y, batch_size="full", epochs=3, verbose=0, trace=True).trace
+    names = model.param_names
+    ax = plots.plot_loss_surface(model, X, y, [trace], ["batch"], params=[names[0], 4],
+                                 resolution=5).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (names[0], names[4])
+    assert "other parameters fixed" in ax.get_title()
+    path = _line(ax, "batch (3 steps)")
+    np.testing.assert_array_equal(path.get_ydata(), [s.theta_before[4] for s in trace]
+                                  + [trace[-1].theta_after[4]])
+    with pytest.raises(ValueError, match="not a parameter"):
+        plots.plot_loss_surface(model, X, y, [trace], params=["w", "nope"])
+    with pytest.raises(ValueError, match="one entry per trace"):
+        plots.plot_loss_surface(model, X, y, [trace], labels=["a", "b"])
+
+
+# ---------------------------------------------------------------- decision boundary
+
+
+def test_decision_boundary_shows_the_predicted_probabilities_and_the_data(logistic_run):
+    model, X, y, _ = logistic_run
+    figure = plots.plot_decision_boundary(model, X, y, resolution=30)
+    ax = figure.axes[0]
+    _assert_readable(figure, ax)
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
+    a = np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], 30)
+    b = np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], 30)
+    A, B = np.meshgrid(a, b)
+    expected = model.predict(np.column_stack([A.ravel(), B.ravel()]))[:, 0]
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).ravel(), expected)
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(points) == 2
+    np.testing.assert_array_equal(points[0].get_offsets(), X[y == 0])
+    np.testing.assert_array_equal(points[1].get_offsets(), X[y == 1])
+
+
+def test_decision_boundary_of_three_classes_colours_the_predicted_class():
+    rng = np.random.default_rng(2)
+    centres = np.array([[0.0, 2.0], [-2.0, -1.0], [2.0, -1.0]])
+    labels = np.repeat(np.arange(3), 15)
+    X = centres[labels] + 0.5 * rng.normal(size=(45, 2))
+    model = gd.Sequential([gd.Dense(3, activation="softmax")], input_dim=2, seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=gd.SGD(learning_rate=0.5))
+    model.fit(X, labels, batch_size="full", epochs=30, verbose=0)
+    ax = plots.plot_decision_boundary(model, X, labels, resolution=20).axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    assert set(np.unique(np.asarray(mesh.get_array()))) == {0, 1, 2}
+    with pytest.raises(ValueError, match="two columns"):
+        plots.plot_decision_boundary(model, X[:, :1], labels)
+
+
+def test_figures_do_not_touch_pyplot():
+    assert "matplotlib.pyplot" not in plots.__dict__
+    assert matplotlib.get_backend()  # any backend: figures are drawn without pyplot
+
+
+def test_the_gallery_page_shows_the_generated_pictures():
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "gallery.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\((gallery/[^)]+\.png)\)", page)
+    assert len(shown) >= 6
+    for name in shown:
+        picture = Image.open(root / "docs" / name)
+        assert picture.width >= 500 and (root / "docs" / name).stat().st_size < 150_000
