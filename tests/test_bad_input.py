@@ -182,6 +182,9 @@ def test_learning_rate_must_be_positive(optimizer, value, error, pattern):
     (lambda: gd.ExponentialDecay(-0.1, decay_steps=10, decay_rate=0.9),
      r"initial_learning_rate must be > 0; got initial_learning_rate=-0\.1"),
     (lambda: gd.EarlyStopping(patience=0), r"patience must be >= 1; got patience=0"),
+    (lambda: gd.ReduceLROnPlateau(factor=2), r"factor must be < 1 .* got factor=2\. e\.g\. 0\.1"),
+    (lambda: gd.schedules.get({"kind": "cosine"}),
+     r"Unknown kind 'cosine'\. Use one of: constant, exponential"),
 ])
 def test_hyperparameters_are_checked(make, pattern):
     with pytest.raises(ValueError, match=pattern):

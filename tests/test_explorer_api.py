@@ -1,12 +1,16 @@
 """The explorer's JSON API (no browser): every number equals gdlab's, bad input gets a 400."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="the explorer needs the explore extra (starlette)")
 pytest.importorskip("httpx", reason="starlette's TestClient needs httpx (test extra)")
 
-from starlette.testclient import TestClient  # noqa: E402
+with warnings.catch_warnings():  # starlette ≥ 1.0 prefers the httpx2 fork; httpx still works
+    warnings.filterwarnings("ignore", message="Using `httpx` with")
+    from starlette.testclient import TestClient
 
 import gdlab as gd  # noqa: E402
 from gdlab.explorer import datasets, hidden  # noqa: E402
@@ -217,37 +221,23 @@ def test_server_runs_in_a_thread_and_refuses_a_busy_port():
         ExplorerServer(port=-1)
 
 
-def test_main_serves_until_ctrl_c(tmp_path):
-    """`gdlab.explorer.main(port, open_browser=False)` serves, and stops cleanly on SIGINT."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-
+def test_main_serves_until_ctrl_c(monkeypatch, capsys):
+    """`main(port, open_browser=False)` serves, prints the address, stops on Ctrl-C."""
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-c",
-         f"from gdlab.explorer import main; main(port={port}, open_browser=False)"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/datasets", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, \
-                    process.communicate()
-                time.sleep(0.1)
-        assert "lecture" in answer.json()["datasets"]
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
-    finally:
-        process.kill()
-    assert process.returncode == 0, err
-    assert f"http://127.0.0.1:{port}/" in out
+    from gdlab.explorer import main
+    from gdlab.explorer.server import ExplorerServer
+
+    seen = {}
+
+    def user_presses_ctrl_c(server):
+        seen["answer"] = httpx.get(server.url + "api/datasets").json()
+        seen["server"] = server
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ExplorerServer, "wait", user_presses_ctrl_c)
+    monkeypatch.setattr("webbrowser.open", lambda url: pytest.fail("no browser was asked for"))
+    main(port=0, open_browser=False)
+    assert "lecture" in seen["answer"]["datasets"]
+    assert seen["server"]._thread is None  # stopped and joined
+    assert "http://127.0.0.1:" in capsys.readouterr().out

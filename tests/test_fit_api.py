@@ -172,3 +172,19 @@ def test_poisson_exposure_is_an_offset():
 def test_verbose_zero_prints_nothing(data, capsys):
     _fit(_model(), *data, epochs=3, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("executor", ["numpy", "auto"])
+def test_rows_of_weight_zero_are_skipped_not_divergence(data, executor):
+    """A stochastic step on a row of weight 0 has loss 0 and gradient 0: θ does not move."""
+    X, y = data
+    w = np.ones(len(y))
+    w[[3, 10]] = 0.0
+    masked, dropped = _model(), _model()
+    history = _fit(masked, X, y, sample_weight=w, batch_size=1, shuffle=False, epochs=2,
+                   executor=executor)
+    keep = w > 0
+    _fit(dropped, X[keep], y[keep], batch_size=1, shuffle=False, epochs=2, executor=executor)
+    assert history.diverged is None
+    np.testing.assert_allclose(masked.theta, dropped.theta, rtol=1e-12)
+    assert history.step_loss[0][3] == 0.0 and history.step_loss[0][10] == 0.0

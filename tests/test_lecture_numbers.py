@@ -116,3 +116,18 @@ def test_batch_gd_per_row_gradients_are_the_lecture_table():
                                atol=5e-3)
     np.testing.assert_allclose(per_row_loss, [0.98, 9.02, 25.15], atol=5e-3)
     np.testing.assert_allclose(per_row_grad.mean(axis=0), model.gradient(x, y), rtol=1e-14)
+
+
+@pytest.mark.parametrize("executor", ["numpy", "auto"])
+def test_both_executors_reach_the_lecture_s_theta(executor):
+    sgd = _linear_model()
+    sgd.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.01))
+    sgd.fit(*SGD_ROWS, batch_size=1, shuffle=False, epochs=1, verbose=0, executor=executor)
+    np.testing.assert_allclose(sgd.theta, [2.732, 0.348], rtol=1e-13)
+    x, y = _batch_gd_data()
+    batch = _linear_model()
+    batch.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
+    history = batch.fit(x, y, batch_size="full", epochs=2, verbose=0, executor=executor)
+    np.testing.assert_allclose(batch.theta, [1.32718, 0.49313], atol=5e-6)
+    # the epoch losses are the batch losses at θ₀ and θ₁ (one step per epoch)
+    np.testing.assert_allclose(history.history["loss"][0], np.mean(y**2), rtol=1e-14)

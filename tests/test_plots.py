@@ -56,7 +56,8 @@ def logistic_run():
     model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=0)
     schedule = gd.ExponentialDecay(0.5, decay_steps=10, decay_rate=0.5)
     model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=schedule))
-    history = model.fit(X, y, batch_size=8, epochs=6, verbose=0, validation_split=0.25, seed=0)
+    history = model.fit(X, y, batch_size=8, epochs=6, verbose=0, executor="numpy",
+                        validation_split=0.25, seed=0)
     return model, X, y, history
 
 
@@ -135,7 +136,7 @@ def test_history_draws_a_changing_learning_rate_on_a_second_axis(logistic_run):
 
 def test_full_batch_history_has_no_step_noise_and_no_rate_axis(linear_data):
     X, y = linear_data
-    history = _linear_model().fit(X, y, batch_size="full", epochs=5, verbose=0)
+    history = _linear_model().fit(X, y, batch_size="full", epochs=5, verbose=0, executor="numpy")
     figure = plots.plot_history(history)
     assert len(figure.axes) == 1
     labels = [line.get_label() for line in figure.axes[0].get_lines()]
@@ -150,7 +151,7 @@ def test_gradient_norms_are_drawn_per_layer(logistic_run):
     model = gd.Sequential([gd.Dense(3, activation="tanh"), gd.Dense(1, activation="sigmoid")],
                           input_dim=2, seed=0)
     model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=0.3))
-    history = model.fit(X, y, batch_size=16, epochs=4, verbose=0, seed=0)
+    history = model.fit(X, y, batch_size=16, epochs=4, verbose=0, executor="numpy", seed=0)
     figure = plots.plot_gradients(history)
     ax = figure.axes[0]
     _assert_readable(figure, ax)
@@ -178,6 +179,8 @@ def test_learning_rate_curves_equal_the_sweep_histories(linear_data):
         np.testing.assert_allclose(line.get_ydata(),
                                    [row["initial_loss"], *history.history["loss"]])
     assert result.table["verdict"].tolist() == ["too small", "good", "too large"]
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "X"]
+    assert len(crosses) == int(result.table["diverged"].sum()) == 1
     assert np.array_equal(model.theta, [-1.0, 2.0])  # the sweep left the model alone
 
 
@@ -215,8 +218,8 @@ def three_traces(linear_data):
     traces = []
     for batch_size in ("full", 1, 6):
         model = _linear_model()
-        traces.append(model.fit(X, y, batch_size=batch_size, epochs=2, verbose=0, trace=True,
-                                seed=0).trace)
+        traces.append(model.fit(X, y, batch_size=batch_size, epochs=2, verbose=0,
+                                executor="numpy", trace=True, seed=0).trace)
     return model, traces
 
 
@@ -248,13 +251,17 @@ def test_loss_surface_contours_span_the_loss_on_the_drawn_grid(linear_data, thre
     losses = np.mean((fitted[:, :1] * X[:, 0] + fitted[:, 1:] - y) ** 2, axis=1)
     assert contour.levels[0] == pytest.approx(losses.min())
     assert contour.levels[-1] == pytest.approx(losses.max())
+    lowest = _line(ax, "lowest loss in view")
+    w, b = lowest.get_xdata()[0], lowest.get_ydata()[0]
+    assert np.mean((w * X[:, 0] + b - y) ** 2) == pytest.approx(losses.min())
 
 
 def test_loss_surface_of_a_bigger_model_varies_the_named_parameters(linear_data):
     X, y = linear_data
     model = gd.Sequential([gd.Dense(2, activation="tanh"), gd.Dense(1)], input_dim=1, seed=0)
     model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
-    trace = model.fit(X, y, batch_size="full", epochs=3, verbose=0, trace=True).trace
+    trace = model.fit(X, y, batch_size="full", epochs=3, verbose=0, executor="numpy",
+                      trace=True).trace
     names = model.param_names
     ax = plots.plot_loss_surface(model, X, y, [trace], ["batch"], params=[names[0], 4],
                                  resolution=5).axes[0]
@@ -297,12 +304,42 @@ def test_decision_boundary_of_three_classes_colours_the_predicted_class():
     X = centres[labels] + 0.5 * rng.normal(size=(45, 2))
     model = gd.Sequential([gd.Dense(3, activation="softmax")], input_dim=2, seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=gd.SGD(learning_rate=0.5))
-    model.fit(X, labels, batch_size="full", epochs=30, verbose=0)
+    model.fit(X, labels, batch_size="full", epochs=30, verbose=0, executor="numpy")
     ax = plots.plot_decision_boundary(model, X, labels, resolution=20).axes[0]
     mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
     assert set(np.unique(np.asarray(mesh.get_array()))) == {0, 1, 2}
     with pytest.raises(ValueError, match="two columns"):
         plots.plot_decision_boundary(model, X[:, :1], labels)
+
+
+def test_a_regression_output_is_drawn_as_a_value_surface():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(30, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.5
+    model = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0)
+    model.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
+    ax = plots.plot_decision_boundary(model, X, y, resolution=12).axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    pad = 0.1 * np.ptp(X, axis=0) + 1e-9  # the plane spans the data and 10% more
+    a = np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], 12)
+    b = np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], 12)
+    A, B = np.meshgrid(a, b)
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).ravel(),
+                               A.ravel() - 2.0 * B.ravel() + 0.5)  # ŷ = x1 − 2 x2 + 0.5
+    points = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_array_equal(points.get_array(), y)  # coloured by the target
+    assert mesh.norm.vmin <= y.min() and mesh.norm.vmax >= y.max()
+
+
+def test_a_diverged_history_says_so(linear_data):
+    X, y = linear_data
+    with pytest.warns(gd.DivergenceWarning):
+        history = _linear_model(learning_rate=5.0).fit(X, y, batch_size=4, epochs=30,
+                                                        verbose=0, executor="numpy")
+    ax = plots.plot_history(history).axes[0]
+    assert [t.get_text() for t in ax.texts] == [f"diverged at epoch {history.diverged['epoch']}"]
+    np.testing.assert_array_equal(_line(ax, "training loss").get_ydata(),
+                                  history.history["loss"])
 
 
 def test_figures_do_not_touch_pyplot():

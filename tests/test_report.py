@@ -1,6 +1,7 @@
 """The HTML report: complete, self-contained, escaped, and written atomically."""
 
 import base64
+import html
 import io
 import os
 import re
@@ -16,7 +17,6 @@ from PIL import Image
 import gdlab as gd
 from gdlab import report
 from gdlab.report import Run, write_report
-from gdlab.sweep import learning_rate_sweep
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 
@@ -73,9 +73,13 @@ def run():
     y = (X[:, 0] - X[:, 1] > 0).astype(float)
     model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=0)
     model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=0.5))
-    history = model.fit(X, y, batch_size=8, epochs=4, verbose=0, trace=7, seed=0,
+    history = model.fit(X, y, batch_size=8, epochs=4, verbose=0, executor="numpy", trace=7, seed=0,
                         validation_split=0.25)
-    sweep = learning_rate_sweep(model, X, y, [0.01, 1.0], epochs=2, batch_size=8)
+    sweep_table = pd.DataFrame({  # as learning_rate_sweep returns it
+        "learning_rate": [0.01, 1.0], "initial_loss": [0.69, 0.69], "final_loss": [0.6, 0.3],
+        "best_loss": [0.6, 0.3], "steps_run": [8, 8], "diverged": [False, False],
+        "diverged_epoch": [None, None], "diverged_step": [None, None],
+        "verdict": ["too small", "good"]})
     figure = Figure(figsize=(4, 3))
     figure.add_subplot().plot([0, 1], [1, 0])
     return Run(title="Logistic regression <on two features>",
@@ -84,7 +88,7 @@ def run():
                settings={"variant": "mini-batch", "learning_rate": 0.5, "epochs": 4,
                          "seed": 0},
                history=history, metrics={"loss": 0.123456789, "accuracy": 0.95},
-               figures={"A straight line": figure}, sweep_table=sweep.table,
+               figures={"A straight line": figure}, sweep_table=sweep_table,
                steps=list(history.trace), timing={"fit": 0.25, "report": 0.0004},
                extra_tables={"Coefficients": pd.DataFrame({"w": [1.5, -2.0]})})
 
@@ -223,3 +227,43 @@ def test_text_is_escaped(tmp_path):
     text = write_report(tmp_path / "r.html", run).read_text(encoding="utf-8")
     assert "<script>" not in text and "<b>:" not in text and "<i>x" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "a&amp;b" in text
+
+
+def test_a_large_batch_shows_its_first_rows_only(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 1))
+    y = 2.0 * X[:, 0] + rng.normal(size=500)
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
+    step = model.fit(X, y, batch_size="full", epochs=1, verbose=0, executor="numpy",
+                     trace=1).trace[0]
+    path = write_report(tmp_path / "r.html", Run("Big", {}, {}, {}, steps=[step]))
+    text = path.read_text(encoding="utf-8")
+    assert "The first 60 of the batch's 500 rows" in text
+    rows = Page(text).tables["steps"][1]
+    header = rows[0]
+    shown = [float(r[header.index("loss")]) for r in rows[1:]]
+    np.testing.assert_allclose(shown, step.table["loss"].to_numpy()[:60], rtol=1e-5)
+
+
+def test_given_learning_curves_replace_the_drawn_ones(run, tmp_path):
+    figure = Figure(figsize=(4, 3))
+    figure.add_subplot().plot([1, 2], [2, 1])
+    given = Run("Curves given", {}, {}, {}, history=run.history,
+                figures={"Learning curves of the run": figure})
+    parsed = Page(write_report(tmp_path / "r.html", given).read_text(encoding="utf-8"))
+    assert "Figures" not in parsed.headings  # the one figure sits under Learning curves
+    assert [image["alt"] for image in parsed.images] == ["Learning curves of the run"]
+
+
+def test_a_diverged_run_is_flagged(tmp_path):
+    X = np.linspace(-1.0, 1.0, 12)[:, None]
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=50.0))
+    with pytest.warns(gd.DivergenceWarning):
+        history = model.fit(X, 3 * X[:, 0], batch_size=4, epochs=20, verbose=0,
+                            executor="numpy")
+    text = write_report(tmp_path / "r.html", Run("Diverged", {}, {}, {}, history=history)
+                        ).read_text(encoding="utf-8")
+    message = history.diverged["message"]
+    assert f'<p class="warn">{html.escape(message)}</p>' in text

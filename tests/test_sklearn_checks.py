@@ -15,6 +15,7 @@ ESTIMATORS = [
     GDRegressor(**FAST),
     GDRegressor(loss="poisson", **{**FAST, "learning_rate": 0.02, "epochs": 60}),
     GDClassifier(**FAST),
+    GDClassifier(hidden_layer_sizes=(5,), activation="tanh", **FAST),
 ]
 
 

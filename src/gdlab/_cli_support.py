@@ -177,7 +177,7 @@ def _null_prediction(kind: str, y: np.ndarray, exposure: np.ndarray | None) -> n
 
 
 def metrics_for(model: Sequential, kind: str, X: np.ndarray, y: np.ndarray,
-                exposure: np.ndarray | None = None) -> dict[str, float]:
+                exposure: np.ndarray | None = None) -> dict[str, Any]:
     """The loss and the metrics that suit the model kind, on (X, y).
 
     linear: mse, mae, r2; logistic / softmax: accuracy; log-link models: mean deviance
@@ -190,7 +190,7 @@ def metrics_for(model: Sequential, kind: str, X: np.ndarray, y: np.ndarray,
     results = {"loss": float(model.evaluate(X, y, exposure=exposure)
                              if not model.metrics else
                              model.evaluate(X, y, exposure=exposure)["loss"]),
-               "rows": float(len(y))}
+               "rows": len(y)}
     if kind in ("logistic", "softmax"):
         hits = (out[:, 0] >= 0.5) == (y >= 0.5) if kind == "logistic" else out.argmax(1) == y
         results["accuracy"] = float(np.mean(hits))
@@ -242,16 +242,14 @@ def _summaries(args: Any, data: Any, model: Sequential, n_train: int,
 
 
 def _figures(history: Any, folder: Path) -> dict[str, Any]:
-    from matplotlib import pyplot
-
     from gdlab import plots
 
     curves = plots.plot_history(history)
     curves.savefig(folder / "learning_curves.png", dpi=100)
-    pyplot.close(curves)
     gradients = plots.plot_gradients(history)
     gradients.savefig(folder / "gradients.png", dpi=100)
-    return {"Gradient norm per layer and epoch (root mean square over the steps)": gradients}
+    return {"Learning curves: the loss per epoch, with the loss of each step behind it": curves,
+            "Gradient norm per layer and epoch (root mean square over the steps)": gradients}
 
 
 def _fit_metrics(model: Sequential, args: Any, data: Any, train: np.ndarray,
@@ -269,6 +267,8 @@ def run_fit(args: Any, data: Any, model: Sequential, folder: Path) -> str:
     import json
     import warnings
 
+    from matplotlib import pyplot
+
     from gdlab import persistence, report
     from gdlab.callbacks import DivergenceWarning, EarlyStopping
 
@@ -284,7 +284,7 @@ def run_fit(args: Any, data: Any, model: Sequential, folder: Path) -> str:
         history = model.fit(data.X[train], data.y[train], batch_size=args.batch_size,
                             epochs=args.epochs, seed=args.seed, validation_data=validation,
                             exposure=_take(data.exposure, train), callbacks=callbacks,
-                            verbose=0, trace=args.trace)
+                            verbose=0, trace=args.trace, executor=args.executor)
     seconds = time.perf_counter() - start
     metrics = _fit_metrics(model, args, data, train, val)
     metadata = {"kind": args.model, "target": args.target, "exposure": args.exposure,
@@ -307,6 +307,8 @@ def run_fit(args: Any, data: Any, model: Sequential, folder: Path) -> str:
                      figures=_figures(history, folder), steps=list(history.trace),
                      timing={"fit": seconds})
     report.write_report(folder / "report.html", run)
+    for figure in run.figures.values():
+        pyplot.close(figure)
     return _summary_text(metrics, history, seconds)
 
 
@@ -334,7 +336,7 @@ def run_sweep(args: Any, data: Any, model: Sequential, folder: Path) -> Any:
     result = learning_rate_sweep(model, data.X, data.y, args.learning_rates,
                                  epochs=args.epochs, batch_size=args.batch_size,
                                  seed=args.seed, exposure=data.exposure,
-                                 optimizer=args.optimizer)
+                                 optimizer=args.optimizer, executor=args.executor)
     seconds = time.perf_counter() - start
     result.table.to_csv(folder / "sweep.csv", index=False)
     for rate, history in result.histories.items():

@@ -20,15 +20,17 @@ import math
 import numpy as np
 from numba import njit
 
-from gdlab._kernels_rows import row_gradient
+from gdlab._kernels_rows import HELPER, prefetch_row, row_gradient
 
 __all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
 
 #: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
 BLOCK_ROWS = 8192
+#: How many rows ahead of the current one the loop asks the CPU to prefetch.
+AHEAD = 8
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _learning_rate(sched, step):
     """η at global step ``step``, as :mod:`gdlab.schedules` computes it."""
     kind, eta0 = sched[0], sched[1]
@@ -44,7 +46,7 @@ def _learning_rate(sched, step):
     return eta0 / (1.0 + factor * exponent)
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _update(opt, hyper, grad, theta, s1, s2, t, eta):
     """θ += Δθ by the optimizer's rule (:mod:`gdlab.optimizers`); return Adam's new t."""
     if opt == 0:
@@ -75,16 +77,20 @@ def _update(opt, hyper, grad, theta, s1, s2, t, eta):
     return t
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(nogil=True, **HELPER)
 def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
           grad, buffers):
     """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw)."""
     Z, A, dZ, dA = buffers[0], buffers[1], buffers[2], buffers[3]
-    scale = 1.0 / total_weight  # the unweighted row's share of the batch mean
+    # the unweighted row's share of the batch mean; rows that all weigh 0 contribute
+    # nothing (as in network.py)
+    scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
     total = 0.0
     for i in range(lo, hi):
+        if i + AHEAD < order.shape[0]:
+            prefetch_row(X, order[i + AHEAD])
         r = order[i]
-        share = w[r] / total_weight if w.shape[0] > 0 else scale
+        share = w[r] / total_weight if w.shape[0] > 0 and scale > 0.0 else scale
         e_r = e[r] if e.shape[0] > 0 else 1.0
         per_row = row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss, fused,
                                power, grad, Z, A, dZ, dA)
@@ -108,7 +114,7 @@ def block_gradients(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts
                               partial[block], buffers)
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _finite_sum_of_squares(grad, layer_end, grad_sq):
     """Add each layer's squared gradient norm to grad_sq; False if any entry is not finite."""
     check = 0.0
@@ -123,7 +129,7 @@ def _finite_sum_of_squares(grad, layer_end, grad_sq):
     return check == 0.0
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, layer_end, opt,
             hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq):
     """Record the step; update θ unless the loss or gradient is not finite. (ok, t)."""

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core.extending import intrinsic
 
-__all__ = ["ACTIVATIONS", "LOSSES", "row_gradient"]
+#: Options of the internal compiled functions (cached on disk, callable only from numba).
+HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True, "forceinline": True}
+
+__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "prefetch_row", "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
@@ -32,23 +37,51 @@ LOSSES = ("mse", "binary_crossentropy", "categorical_crossentropy", "poisson", "
 EPS = 1e-15  # losses.EPS: clipping on the probability-input path only
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to fetch ``array.flat[index]`` into the cache (``llvm.prefetch``)."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = builder.module.declare_intrinsic(
+            "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
+        address = builder.bitcast(builder.gep(data, [args[1]]), i8p)
+        builder.call(fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(**HELPER)
+def prefetch_row(X, r):
+    """Prefetch row r of the C-ordered X (every 64-byte line): shuffled rows come from RAM."""
+    p = X.shape[1]
+    for k in range(0, p, 8):
+        _prefetch(X, r * p + k)
+    _prefetch(X, r * p + p - 1)
+
+
+@njit(**HELPER)
 def _sigmoid(z):
     E = math.exp(-abs(z))  # in (0, 1]: never overflows
     return 1.0 / (1.0 + E) if z >= 0 else E / (1.0 + E)
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def _softplus(z):
-    """log(1 + e^z) exactly as numpy.logaddexp(0, z)."""
+@njit(**HELPER)
+def _softplus_sigmoid(z):
+    """(log(1 + e^z), sigma(z)) from one exp: as numpy.logaddexp(0, z) and gdlab's sigmoid."""
+    E = math.exp(-abs(z))  # exp(z) for z < 0, exp(-z) for z > 0
+    sigma = 1.0 / (1.0 + E) if z >= 0 else E / (1.0 + E)
     if z == 0.0:
-        return math.log(2.0)
+        return math.log(2.0), sigma
     if z < 0.0:
-        return math.log1p(math.exp(z))
-    return z + math.log1p(math.exp(-z))
+        return math.log1p(E), sigma
+    return z + math.log1p(E), sigma
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _activate(kind, Z, A, off, units):
     """A = phi(Z) on one row's segment [off, off + units)."""
     if kind == 2:  # softmax: subtract the row maximum before exp
@@ -76,7 +109,7 @@ def _activate(kind, Z, A, off, units):
             A[j] = math.exp(z)
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _activation_backward(kind, Z, A, dA, dZ, off, units):
     """dZ = dA * phi'(Z) on one segment (softmax: A * (dA - sum(dA * A)))."""
     if kind == 2:
@@ -99,27 +132,58 @@ def _activation_backward(kind, Z, A, dA, dZ, off, units):
             dZ[j] = dA[j] * A[j]
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
+def _linear(a_prev, theta, w_off, units, z):
+    """z = a_prev W (W = θ[w_off:], row-major (inputs, units)); sums over inputs in order."""
+    if units == 1:  # one unit: a dot product (the same order of additions)
+        s = 0.0
+        for k in range(a_prev.shape[0]):
+            s += a_prev[k] * theta[w_off + k]
+        z[0] = s
+        return
+    for j in range(units):
+        z[j] = 0.0
+    for k in range(a_prev.shape[0]):
+        a = a_prev[k]
+        w_k = theta[w_off + k * units:w_off + (k + 1) * units]
+        for j in range(units):
+            z[j] += a * w_k[j]
+
+
+@njit(**HELPER)
 def _forward(x, theta, layout, acts, Z, A):
     """Push one row through the layers: Z = A_prev W + b, A = phi(Z)."""
     for k in range(x.shape[0]):
         A[k] = x[k]
     for layer in range(layout.shape[0]):
         n_in, units, w_off, b_off, off, prev = layout[layer]
-        for j in range(off, off + units):
-            Z[j] = 0.0
-        for k in range(n_in):
-            a = A[prev + k]
-            base = w_off + k * units
-            for j in range(units):
-                Z[off + j] += a * theta[base + j]
+        z = Z[off:off + units]
+        _linear(A[prev:prev + n_in], theta, w_off, units, z)
         if b_off >= 0:
+            b = theta[b_off:b_off + units]
             for j in range(units):
-                Z[off + j] += theta[b_off + j]
+                z[j] += b[j]
         _activate(acts[layer], Z, A, off, units)
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
+def _linear_backward(a_prev, dz, theta, w_off, grad, da):
+    """dW += a_prevᵀ dz into grad[w_off:]; da = dz Wᵀ (if da is not empty)."""
+    units = dz.shape[0]
+    for k in range(a_prev.shape[0]):
+        a = a_prev[k]
+        g_k = grad[w_off + k * units:w_off + (k + 1) * units]
+        for j in range(units):
+            g_k[j] += a * dz[j]
+    for k in range(da.shape[0]):
+        w_k = theta[w_off + k * units:w_off + (k + 1) * units]
+        s = 0.0
+        for j in range(units):
+            s += dz[j] * w_k[j]
+        da[k] = s
+
+
+@njit(**HELPER)
 def _deviance(kind, y, mu, log_mu, power):
     """Unit deviance of the log-link losses (Poisson, Gamma, Tweedie)."""
     if kind == 3:
@@ -134,7 +198,7 @@ def _deviance(kind, y, mu, log_mu, power):
                   + math.exp((2 - p) * log_mu) / (2 - p))
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _deviance_dz(kind, y, mu, log_mu, power):
     """mu * dD/dmu: the deviance's derivative with respect to the log-link logit."""
     if kind == 3:
@@ -145,7 +209,7 @@ def _deviance_dz(kind, y, mu, log_mu, power):
     return 2.0 * (math.exp((2 - p) * log_mu) - y * math.exp((1 - p) * log_mu))
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _fused_loss(kind, y, Z, d, off, k, e, power):
     """Per-row loss from the logits; d[off:off+k] = dL/dz (canonical or log link)."""
     total = 0.0
@@ -158,8 +222,9 @@ def _fused_loss(kind, y, Z, d, off, k, e, power):
     if kind == 1:  # sigmoid + BCE: softplus(z) - y z, and sigma(z) - y
         for j in range(k):
             z = Z[off + j]
-            total += _softplus(z) - y[j] * z
-            d[off + j] = (_sigmoid(z) - y[j]) / k
+            softplus, sigma = _softplus_sigmoid(z)
+            total += softplus - y[j] * z
+            d[off + j] = (sigma - y[j]) / k
         return total / k
     if kind == 2:  # softmax + CE, by log-sum-exp
         m = Z[off]
@@ -184,7 +249,7 @@ def _fused_loss(kind, y, Z, d, off, k, e, power):
     return total / k
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(**HELPER)
 def _probability_loss(kind, y, A, d, off, k, e, power):
     """Per-row loss from the outputs A; d[off:off+k] = dL/dA (the generic path)."""
     total = 0.0
@@ -214,7 +279,7 @@ def _probability_loss(kind, y, A, d, off, k, e, power):
     return total / k
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(nogil=True, **HELPER)
 def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ, dA):
     r"""Forward, loss and backward of one row; ``grad += scale * dL_i/dθ``; return L_i.
 
@@ -232,21 +297,14 @@ def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, 
         dZ[j] = dZ[j] * scale
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
-        for k in range(n_in):  # dW = A_prev^T dZ, accumulated
-            a = A[prev + k]
-            base = w_off + k * units
-            for j in range(units):
-                grad[base + j] += a * dZ[off + j]
+        dz = dZ[off:off + units]
+        _linear_backward(A[prev:prev + n_in], dz, theta, w_off, grad,
+                         dA[prev:prev + (n_in if layer > 0 else 0)])
         if b_off >= 0:
+            g_b = grad[b_off:b_off + units]
             for j in range(units):
-                grad[b_off + j] += dZ[off + j]
+                g_b[j] += dz[j]
         if layer > 0:
-            for k in range(n_in):  # dA_prev = dZ W^T, then through the activation
-                base = w_off + k * units
-                s = 0.0
-                for j in range(units):
-                    s += dZ[off + j] * theta[base + j]
-                dA[prev + k] = s
             _activation_backward(acts[layer - 1], Z, A, dA, dZ, prev, n_in)
     return per_row
 

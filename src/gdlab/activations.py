@@ -92,7 +92,8 @@ def sigmoid(Z: FloatArray) -> FloatArray:
     """
     Z = np.asarray(Z, dtype=float)
     E = np.exp(-np.abs(Z))  # in (0, 1]: never overflows
-    return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
+    D = 1.0 + E
+    return np.where(Z >= 0, 1.0 / D, E / D)
 
 
 class Sigmoid(Activation):

@@ -249,6 +249,9 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         self.monitor = monitor
         self.factor = check_positive_number("factor", factor, hint="e.g. 0.1.")
+        if self.factor >= 1.0:
+            raise ValueError(f"factor must be < 1 to reduce the learning rate; got "
+                             f"factor={factor!r}. e.g. 0.1 or 0.5.")
         self.patience = check_positive_int("patience", patience, hint="e.g. 10 epochs.")
         self.min_learning_rate = float(min_learning_rate)
 

@@ -1,7 +1,8 @@
 """The ``gdlab`` command: demo, lecture, fit, predict, evaluate, lr-sweep, explore.
 
-Every error is one line on stderr and exit status 2, with no traceback; nothing is
-written when a command fails, and an existing output is replaced only with ``--force``.
+Every error is one line on stderr and exit status 2, with no traceback (set the
+environment variable ``GDLAB_DEBUG=1`` to see it); nothing is written when a command
+fails, and an existing output is replaced only with ``--force``.
 See ``docs/cli.md`` for the commands and examples.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -134,6 +136,8 @@ def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer
     parser.add_argument("--epochs", type=_positive_int, default=epochs)
     parser.add_argument("--optimizer", default=optimizer, choices=["sgd", "momentum", "adam"])
     parser.add_argument("--seed", type=_non_negative_int, default=0)
+    parser.add_argument("--executor", default="auto", choices=["auto", "numpy", "compiled"],
+                        help="numpy: the step-by-step reference; compiled: numba (default auto)")
     parser.add_argument("--drop-missing", action="store_true",
                         help="drop rows with missing values in the used columns")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the run")
@@ -399,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gdlab {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return 130
     except (CommandError, ValueError, TypeError, OSError) as error:
+        if os.environ.get("GDLAB_DEBUG"):
+            raise
         print(f"gdlab {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     if args.command in ("fit", "lr-sweep", "demo"):

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -139,9 +140,8 @@ class _GDEstimator(BaseEstimator):
                                   executor="numpy")
         self.history_ = history
         self.loss_curve_ = [*self.loss_curve_, *history.history.get("loss", [])]
-        if "val_loss" in history.history:
-            self.validation_loss_curve_ = [*getattr(self, "validation_loss_curve_", []),
-                                           *history.history["val_loss"]]
+        self.validation_loss_curve_ = [*self.validation_loss_curve_,
+                                       *history.history.get("val_loss", [])]
         self.n_iter_ += len(history.epoch)
 
     def _split(self, X, Y, w, e):
@@ -174,7 +174,7 @@ class _GDEstimator(BaseEstimator):
                            accepts=loss.accepts_exposure)
         if first:
             self._seed_ = self._seed()
-            self.loss_curve_, self.n_iter_ = [], 0
+            self.loss_curve_, self.validation_loss_curve_, self.n_iter_ = [], [], 0
             self.model_ = self._build(X.shape[1], Y, w, e)
         self._train(X, Y, w, e, epochs=1 if partial else self.epochs,
                     early_stopping=self.early_stopping and not partial)
@@ -198,10 +198,6 @@ class _GDEstimator(BaseEstimator):
             raise AttributeError("coef_ and intercept_ exist only without hidden layers "
                                  "(hidden_layer_sizes=()); see model_.get_weights().")
         return self.model_.layers[0]
-
-
-def _weighted_mean(values: FloatArray, w: FloatArray | None) -> FloatArray:
-    return np.average(values, axis=0, weights=w)
 
 
 class GDRegressor(RegressorMixin, _GDEstimator):
@@ -243,13 +239,13 @@ class GDRegressor(RegressorMixin, _GDEstimator):
     history_ : gdlab.History
         The History of the last call to ``fit`` or ``partial_fit``.
     loss_curve_ : list of float
-        Training loss per epoch, over all calls (``validation_loss_curve_`` likewise
-        with early stopping).
+        Training loss per epoch, over all calls (``validation_loss_curve_`` likewise,
+        empty without early stopping).
     n_iter_ : int
         Epochs run.
     balance_ratio_ : float
-        :math:`\sum w\mu / \sum w y` on the training rows after fitting (1 at the optimum
-        with a canonical link; see :meth:`correct_balance`).
+        :math:`\sum w\mu / \sum w y` on the rows passed to fit (1 at the optimum with a
+        canonical link; see :meth:`correct_balance`).
     coef_, intercept_ : ndarray of shape (p,), float
         Without hidden layers: the weights and bias (on the scale of the link).
     n_features_in_, feature_names_in_
@@ -260,12 +256,12 @@ class GDRegressor(RegressorMixin, _GDEstimator):
     >>> import numpy as np
     >>> from gdlab.estimators import GDRegressor
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(200, 2)); e = rng.uniform(0.5, 1.0, 200)
-    >>> y = rng.poisson(e * np.exp(0.3 * X[:, 0] - 1.0))
+    >>> X = rng.normal(size=(1000, 2)); e = rng.uniform(0.5, 1.0, 1000)
+    >>> y = rng.poisson(e * np.exp(0.5 * X[:, 0] - 1.0))     # claim counts
     >>> model = GDRegressor(loss="poisson", optimizer="sgd", learning_rate=1.0,
     ...                     batch_size="full", epochs=300).fit(X, y, exposure=e)
-    >>> model.coef_.round(2), round(model.balance_ratio_, 6)
-    (array([0.33, 0.07]), 1.0)
+    >>> model.coef_.round(2), round(model.intercept_, 2), round(model.balance_ratio_, 6)
+    (array([0.52, 0.02]), -1.01, 1.0)
     """
 
     def __init__(self, hidden_layer_sizes=(), activation="relu", loss="mse", power=1.5,
@@ -346,7 +342,7 @@ class GDRegressor(RegressorMixin, _GDEstimator):
     def score(self, X, y, sample_weight=None, exposure=None):
         """:math:`R^2` for ``loss="mse"``; else :math:`D^2`, the deviance explained."""
         if self.loss == "mse":
-            return super().score(X, y, sample_weight=sample_weight)
+            return r2_score(y, self.predict(X, exposure=exposure), sample_weight=sample_weight)
         return metrics.d2_score(y, self.predict(X), loss=self.loss, power=self.power,
                                 exposure=exposure, sample_weight=sample_weight)
 
@@ -371,6 +367,8 @@ class GDRegressor(RegressorMixin, _GDEstimator):
                 sample_weight=sample_weight)
         except ValueError:  # y sums to 0: no ratio
             self.balance_ratio_ = float("nan")
+        if self.verbose:
+            print(f"balance: sum of predictions / sum of y = {self.balance_ratio_:.6f}")
 
     @property
     def coef_(self) -> FloatArray:
@@ -468,7 +466,7 @@ class GDClassifier(ClassifierMixin, _GDEstimator):
             self.classes_.size)[codes]
 
     def _initial_bias(self, Y, w, e):
-        share = np.clip(_weighted_mean(Y, w), 1e-6, 1.0 - 1e-6)
+        share = np.clip(np.average(Y, axis=0, weights=w), 1e-6, 1.0 - 1e-6)
         if Y.shape[1] == 1:
             return np.log(share / (1.0 - share))
         log_share = np.log(share)

@@ -107,8 +107,8 @@ def mean_deviance(y_true: Any, y_pred: Any, *, loss: str = "poisson", power: flo
     --------
     >>> mean_deviance([0.0, 2.0], [1.0, 2.0])
     1.0
-    >>> mean_deviance([0.0, 2.0], [1.0, 1.0], exposure=[1.0, 2.0], per="exposure")
-    0.666666...
+    >>> round(mean_deviance([0.0, 2.0], [1.0, 1.0], exposure=[1.0, 2.0], per="exposure"), 6)
+    0.666667
     """
     if per not in ("row", "exposure"):
         raise ValueError(f"per must be 'row' or 'exposure'; got per={per!r}.")

@@ -119,6 +119,13 @@ class Network:
         for layer in self.layers:
             layer.bind(self._theta[start:start + layer.n_params])
             start += layer.n_params
+        self._slices = self.layer_slices()  # kept for the backward pass of every step
+
+    def __setstate__(self, state: dict) -> None:
+        """After pickle or deepcopy, make each layer's W and b views into θ again."""
+        self.__dict__.update(state)
+        if self.built:
+            self._bind()
 
     def _require_built(self) -> None:
         if not self.built:
@@ -221,7 +228,7 @@ class Network:
     def backward(self, dZ: FloatArray, caches: list[DenseCache]) -> FloatArray:
         """Back-propagate the output layer's dZ; return dLoss/dθ as one flat vector."""
         grad = np.empty_like(self._theta)
-        slices = self.layer_slices()
+        slices = self._slices
         for index in range(len(self.layers) - 1, -1, -1):
             layer, cache = self.layers[index], caches[index]
             dA_prev, dW, db = layer.backward_from_Z(dZ, cache, need_dA_prev=index > 0)
@@ -244,10 +251,12 @@ class Network:
         per_row, dZ = self._output_delta(loss, Y, caches, exposure)
         if sample_weight is None:
             scale = 1.0 / X.shape[0]
-            batch_loss = float(per_row.mean())
+            batch_loss = float(per_row.sum()) / X.shape[0]  # the mean, bit for bit
             dZ = dZ * scale
         else:
-            scale_w = sample_weight / sample_weight.sum()
+            total = sample_weight.sum()
+            # a batch whose rows all weigh 0 contributes nothing: loss 0 and gradient 0
+            scale_w = sample_weight / total if total > 0 else sample_weight
             batch_loss = float(scale_w @ per_row)
             dZ = dZ * scale_w[:, None]
         return LossGradient(batch_loss, self.backward(dZ, caches), per_row, A)

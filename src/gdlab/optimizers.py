@@ -119,7 +119,9 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: float | schedules.Schedule) -> None:
         self.schedule = schedules.get(value)
-        self._learning_rate = value if isinstance(value, schedules.Schedule) else float(value)
+        constant = isinstance(self.schedule, schedules.Constant) and not isinstance(
+            value, schedules.Schedule | dict)
+        self._learning_rate = float(value) if constant else self.schedule
 
     def learning_rate_at(self, step: int) -> float:
         """The learning rate used at global step ``step`` (0-based)."""

@@ -38,7 +38,7 @@ _VERDICT_STYLE = {"too small": ":", "good": "-", "too large": "--"}
 def _figure_and_axes(ax: Axes | None, size: tuple[float, float] = _SIZE) -> tuple[Figure, Axes]:
     """The figure of ``ax``, or a new figure with one axes."""
     if ax is not None:
-        return ax.get_figure(root=True), ax
+        return ax.figure, ax
     figure = Figure(figsize=size, layout="constrained")
     return figure, figure.add_subplot()
 
@@ -69,6 +69,15 @@ def plot_activation(name_or_names: Any, ax: Axes | None = None) -> Figure:
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> figure = plot_activation("sigmoid")
+    >>> value, slope = figure.axes[0].get_lines()[:2]
+    >>> float(value.get_ydata()[200]), float(slope.get_ydata()[200])  # at z = 0
+    (0.5, 0.25)
+    >>> import io
+    >>> figure.savefig(io.BytesIO(), format="png")  # no display needed
     """
     names = [name_or_names] if isinstance(name_or_names, str | activations_module.Activation) \
         else list(name_or_names)
@@ -76,7 +85,7 @@ def plot_activation(name_or_names: Any, ax: Axes | None = None) -> Figure:
         raise ValueError("name_or_names is empty; give e.g. 'sigmoid' or ['sigmoid', 'relu'].")
     items = [activations_module.get(n) for n in names]
     if ax is not None:
-        figure, axes = ax.get_figure(root=True), [ax] * len(items)
+        figure, axes = ax.figure, [ax] * len(items)
     else:
         columns = min(len(items), 3)
         rows = math.ceil(len(items) / columns)
@@ -409,7 +418,7 @@ def plot_loss_surface(model: Any, X: Any, y: Any, traces: Sequence[Any] = (),
     a, b, loss = _loss_grid(model, X, y, i, j, paths, centre, resolution,
                             sample_weight=sample_weight, exposure=exposure)
     figure, ax = _figure_and_axes(ax, size=(6.4, 5.0))
-    levels = np.unique(np.quantile(loss[np.isfinite(loss)], np.linspace(0.0, 1.0, 16)))
+    levels = np.unique(np.quantile(loss.compressed(), np.linspace(0.0, 1.0, 16)))
     filled = ax.contourf(a, b, loss, levels=levels, cmap="Blues_r", alpha=0.85)
     ax.contour(a, b, loss, levels=levels, colors="white", linewidths=0.5)
     figure.colorbar(filled, ax=ax, label="loss (mean over all rows)", format="%.3g")
@@ -486,15 +495,16 @@ def _loss_grid(model: Any, X: Any, y: Any, i: int, j: int, paths: list[np.ndarra
     loss = np.empty((b.size, a.size))
     theta = centre.copy()
     try:
-        for row, value_b in enumerate(b):
-            for column, value_a in enumerate(a):
-                theta[i], theta[j] = value_a, value_b
-                model.theta = theta
-                result = model.evaluate(X, y, **data)
-                loss[row, column] = result["loss"] if isinstance(result, dict) else result
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far out: inf
+            for row, value_b in enumerate(b):
+                for column, value_a in enumerate(a):
+                    theta[i], theta[j] = value_a, value_b
+                    model.theta = theta
+                    result = model.evaluate(X, y, **data)
+                    loss[row, column] = result["loss"] if isinstance(result, dict) else result
     finally:
         model.theta = centre
-    return a, b, loss
+    return a, b, np.ma.masked_invalid(loss)
 
 
 # ---------------------------------------------------------------- decision boundary
@@ -506,7 +516,8 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Axes | None = None, *
 
     One output unit (sigmoid): the probability surface :math:`P(y = 1 \mid x)` and
     the boundary :math:`P = 0.5`. Several units (softmax): the predicted class of each
-    point, shaded by its probability.
+    point of the plane. One unit of another activation (a regression): :math:`\hat{y}`
+    over the plane, with the data coloured by y on the same scale.
 
     Parameters
     ----------
@@ -526,34 +537,59 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Axes | None = None, *
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have two columns (two inputs) to draw a plane; got shape "
                          f"{X.shape}. Choose two features, or use plot_history instead.")
-    labels = np.asarray(y)
-    labels = labels.argmax(axis=1) if labels.ndim == 2 and labels.shape[1] > 1 \
-        else labels.reshape(-1)
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
     a = np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], resolution)
     b = np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], resolution)
     A, B = np.meshgrid(a, b)
     out = model.predict(np.column_stack([A.ravel(), B.ravel()]))
     figure, ax = _figure_and_axes(ax, size=(6.4, 5.0))
-    if out.shape[1] == 1:
-        surface = out[:, 0].reshape(A.shape)
-        mesh = ax.pcolormesh(a, b, surface, cmap="RdBu_r", vmin=0.0, vmax=1.0, shading="auto")
-        figure.colorbar(mesh, ax=ax, label="model output P(y = 1 | x)")
-        if surface.min() < 0.5 < surface.max():
-            ax.contour(a, b, surface, levels=[0.5], colors="black", linewidths=1.5)
-        ax.plot([], [], color="black", label="boundary P = 0.5")
-        title = "Probability surface and decision boundary"
+    y = np.asarray(y)
+    if out.shape[1] > 1:
+        _draw_classes(ax, a, b, out.argmax(axis=1).reshape(A.shape), X, y)
+    elif model.layers[-1].activation.name == "sigmoid":
+        _draw_probability(ax, a, b, out[:, 0].reshape(A.shape), X, y)
     else:
-        surface = out.argmax(axis=1).reshape(A.shape)
-        mesh = ax.pcolormesh(a, b, surface, cmap="tab10", vmin=-0.5, vmax=9.5,
-                             shading="auto", alpha=0.35)
-        title = f"Predicted class over the plane ({out.shape[1]} classes)"
-    binary = out.shape[1] == 1
-    for number, k in enumerate(np.unique(labels)):
-        rows = labels == k
-        color = ("tab:blue", "tab:red")[number % 2] if binary else f"C{number % 10}"
-        ax.scatter(X[rows, 0], X[rows, 1], s=24, color=color, marker="o^sDv"[number % 5],
-                   edgecolors="black", linewidths=0.6, label=f"y = {k}")
-    ax.set(xlabel="x₁", ylabel="x₂", title=title)
+        _draw_output(ax, a, b, out[:, 0].reshape(A.shape), X, y)
+    ax.set(xlabel="x₁", ylabel="x₂")
     ax.legend(loc="best", fontsize="small")
     return figure
+
+
+def _scatter_classes(ax: Axes, X: np.ndarray, y: np.ndarray, colors: Sequence[str]) -> None:
+    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
+    for number, k in enumerate(np.unique(labels)):
+        rows = labels == k
+        ax.scatter(X[rows, 0], X[rows, 1], s=24, color=colors[number % len(colors)],
+                   marker="o^sDv"[number % 5], edgecolors="black", linewidths=0.6,
+                   label=f"y = {k}")
+
+
+def _draw_probability(ax: Axes, a: np.ndarray, b: np.ndarray, surface: np.ndarray,
+                      X: np.ndarray, y: np.ndarray) -> None:
+    mesh = ax.pcolormesh(a, b, surface, cmap="RdBu_r", vmin=0.0, vmax=1.0, shading="auto")
+    ax.figure.colorbar(mesh, ax=ax, label="model output P(y = 1 | x)")
+    if surface.min() < 0.5 < surface.max():
+        ax.contour(a, b, surface, levels=[0.5], colors="black", linewidths=1.5)
+    ax.plot([], [], color="black", label="boundary P = 0.5")
+    _scatter_classes(ax, X, y, ["tab:blue", "tab:red"])
+    ax.set_title("Probability surface and decision boundary")
+
+
+def _draw_classes(ax: Axes, a: np.ndarray, b: np.ndarray, surface: np.ndarray,
+                  X: np.ndarray, y: np.ndarray) -> None:
+    ax.pcolormesh(a, b, surface, cmap="tab10", vmin=-0.5, vmax=9.5, shading="auto", alpha=0.35)
+    _scatter_classes(ax, X, y, [f"C{k}" for k in range(10)])
+    ax.set_title(f"Predicted class over the plane ({len(np.unique(surface))} classes shown)")
+
+
+def _draw_output(ax: Axes, a: np.ndarray, b: np.ndarray, surface: np.ndarray,
+                 X: np.ndarray, y: np.ndarray) -> None:
+    """A model with one non-probability output: ŷ over the plane, the data coloured by y."""
+    low, high = float(np.min(surface)), float(np.max(surface))
+    target = y.reshape(-1).astype(float)
+    low, high = min(low, float(target.min())), max(high, float(target.max()))
+    mesh = ax.pcolormesh(a, b, surface, cmap="viridis", vmin=low, vmax=high, shading="auto")
+    ax.figure.colorbar(mesh, ax=ax, label="model output ŷ")
+    ax.scatter(X[:, 0], X[:, 1], c=target, cmap="viridis", vmin=low, vmax=high, s=24,
+               edgecolors="white", linewidths=0.6, label="data (colour = y)")
+    ax.set_title("Model output over the plane")

@@ -283,7 +283,7 @@ class Preprocessor:
             return (series.to_numpy(dtype=float) - column["mean"]) / column["std"]
         text = series.astype(str)
         levels = column["levels"]
-        codes = pd.Categorical(text, categories=levels).codes
+        codes = pd.Index(levels).get_indexer(text)
         if (codes < 0).any():
             unseen = sorted(text[codes < 0].unique().tolist())
             raise ValueError(

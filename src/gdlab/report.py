@@ -15,7 +15,7 @@ import math
 import os
 import platform
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from gdlab.plots import plot_history
 
-__all__ = ["Run", "write_report"]
+__all__ = ["Run", "figure_to_data_uri", "render_html", "versions", "write_report"]
 
 _MAX_STEPS = 5  #: traced steps shown in the report
 _MAX_TABLE_ROWS = 60  #: longer tables are shortened (head and tail)
@@ -137,6 +137,16 @@ def write_report(path: str | os.PathLike[str], run: Run) -> Path:
     -------
     Path
         The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> run = Run("A run", {"rows": 3}, {"layers": "Dense(1)"}, {"learning_rate": 0.1},
+    ...           metrics={"loss": 0.25})
+    >>> path = write_report(Path(folder) / "report.html", run)
+    >>> path.name, "<h1>A run</h1>" in path.read_text(encoding="utf-8")
+    ('report.html', True)
     """
     if not isinstance(run, Run):
         raise TypeError(f"run must be a gdlab.report.Run; got {type(run).__name__}. "
@@ -158,12 +168,18 @@ def write_report(path: str | os.PathLike[str], run: Run) -> Path:
 
 
 def render_html(run: Run) -> str:
-    """The report as a string of HTML (what :func:`write_report` writes)."""
+    """The report as a string of HTML (what :func:`write_report` writes).
+
+    Figures whose caption mentions learning curves go to the "Learning curves" section
+    (instead of the one the report would draw from ``run.history``); the rest to "Figures".
+    """
+    curves = {c: f for c, f in run.figures.items() if _is_history_caption(c)}
+    others = {c: f for c, f in run.figures.items() if c not in curves}
     sections = [
         ("trained", "What was trained", _section_overview(run)),
         ("metrics", "Final metrics", _section_metrics(run.metrics)),
-        ("learning-curves", "Learning curves", _section_history(run.history, run.figures)),
-        ("figures", "Figures", _section_figures(run.figures)),
+        ("learning-curves", "Learning curves", _section_history(run.history, curves)),
+        ("figures", "Figures", _section_figures(others)),
         ("sweep", "Learning-rate sweep", _section_sweep(run.sweep_table)),
         ("steps", "Traced steps", _section_steps(run.steps)),
         ("tables", "Tables", _section_tables(run.extra_tables)),
@@ -199,19 +215,18 @@ def _section_metrics(metrics: dict[str, Any]) -> str:
     return f"<div class=\"metrics\">{items}</div>" if items else ""
 
 
-def _section_history(history: Any, figures: dict[str, Figure]) -> str:
-    if history is None or not getattr(history, "history", None):
-        return ""
-    parts = []
-    diverged = getattr(history, "diverged", None)
-    if diverged:
-        message = diverged.get("message", "Training diverged.")
-        parts.append(f"<p class=\"warn\">{_esc(message)}</p>")
-    if not any(_is_history_caption(c) for c in figures):
+def _section_history(history: Any, curves: dict[str, Figure]) -> str:
+    logs = getattr(history, "history", None) if history is not None else None
+    diverged = getattr(history, "diverged", None) if logs else None
+    parts = [f"<p class=\"warn\">{_esc(diverged.get('message', 'Training diverged.'))}</p>"
+             ] if diverged else []
+    parts += [_figure_html(figure, caption) for caption, figure in curves.items()]
+    if logs and not curves:
         parts.append(_figure_html(plot_history(history),
                                   "Loss per epoch, with the loss of each step behind it."))
-    parts.append("<details><summary>The history, epoch by epoch</summary>"
-                 f"{_table_html(history.to_frame(), index=False)}</details>")
+    if logs:
+        parts.append("<details><summary>The history, epoch by epoch</summary>"
+                     f"{_table_html(history.to_frame(), index=False)}</details>")
     return "\n".join(parts)
 
 
@@ -298,6 +313,10 @@ def _step_html(step: Any, *, open_table: bool = False) -> str:
     table, why = _step_table(step)
     if table is None:
         rows_html = f"<p class=\"muted\">No per-row table: {_esc(why)}</p>"
+    elif len(table) < rows:
+        rows_html = (f"<details{' open' if open_table else ''}><summary>The first "
+                     f"{len(table)} of the batch's {rows} rows</summary>"
+                     f"{_table_html(table.reset_index(), index=False)}</details>")
     else:
         rows_html = (f"<details{' open' if open_table else ''}><summary>The batch, row by row "
                      f"(the mean of each dL/d… column is ∇)</summary>"
@@ -307,7 +326,14 @@ def _step_html(step: Any, *, open_table: bool = False) -> str:
 
 
 def _step_table(step: Any) -> tuple[pd.DataFrame | None, str]:
-    """``step.table`` if the Step offers it and it can be built, else None and why not."""
+    """``step.table`` if the Step offers it and it can be built, else None and why not.
+
+    A batch of more than ``_MAX_TABLE_ROWS`` rows is cut to its first rows *before* the
+    table is built (each row's numbers depend only on that row and θ), so a full-batch
+    step over a large data set stays cheap.
+    """
+    if is_dataclass(step) and len(step.rows) > _MAX_TABLE_ROWS:
+        step = replace(step, rows=step.rows[:_MAX_TABLE_ROWS])
     try:
         table = getattr(step, "table", None)
         table = table() if callable(table) else table

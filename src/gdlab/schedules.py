@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gdlab._checks import check_positive_int, check_positive_number
+from gdlab._checks import check_choice, check_positive_int, check_positive_number
 
 __all__ = ["Constant", "ExponentialDecay", "InverseTimeDecay", "Schedule", "StepDecay", "get"]
 
@@ -134,5 +134,6 @@ def get(learning_rate: float | Schedule) -> Schedule:
         return learning_rate
     if isinstance(learning_rate, dict):
         config = dict(learning_rate)
-        return _KINDS[config.pop("kind")](**config)
+        kind = check_choice("kind", config.pop("kind", None), _KINDS)
+        return _KINDS[kind](**config)
     return Constant(learning_rate)

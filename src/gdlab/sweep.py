@@ -83,6 +83,13 @@ def _template(model: Any, X: Any) -> Any:
     return template
 
 
+def _loss(model: Any, X: Any, y: Any, fit_args: dict[str, Any]) -> float:
+    """The mean loss over all rows (without the metrics a model may be compiled with)."""
+    value = model.evaluate(X, y, sample_weight=fit_args["sample_weight"],
+                           exposure=fit_args["exposure"])
+    return float(value["loss"] if isinstance(value, dict) else value)
+
+
 def _one_run(template: Any, X: Any, y: Any, learning_rate: float, optimizer: Any,
              fit_args: dict[str, Any]) -> tuple[dict[str, Any], History]:
     from gdlab.persistence import model_from_config
@@ -91,14 +98,12 @@ def _one_run(template: Any, X: Any, y: Any, learning_rate: float, optimizer: Any
     config["optimizer"] = _optimizer(optimizer, learning_rate).get_config()
     copy = model_from_config(config, input_dim=template.input_dim)
     copy.theta = template.theta
-    initial = float(copy.evaluate(X, y, sample_weight=fit_args["sample_weight"],
-                                  exposure=fit_args["exposure"]))
+    initial = _loss(copy, X, y, fit_args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         history = copy.fit(X, y, verbose=0, **fit_args)
     diverged = history.diverged is not None
-    final = math.inf if diverged else float(copy.evaluate(
-        X, y, sample_weight=fit_args["sample_weight"], exposure=fit_args["exposure"]))
+    final = math.inf if diverged else _loss(copy, X, y, fit_args)
     losses = [initial, *history.history.get("loss", [])]
     row = {
         "learning_rate": learning_rate,
@@ -144,7 +149,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
 def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[float], *,
                         epochs: int, batch_size: int | str = "full", seed: int | None = 0,
                         sample_weight: Any = None, exposure: Any = None,
-                        optimizer: Any = "sgd") -> SweepResult:
+                        optimizer: Any = "sgd", executor: str = "auto") -> SweepResult:
     """Train the same model from the same θ₀ at each learning rate.
 
     Parameters
@@ -164,6 +169,8 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
     optimizer : str, Optimizer or dict
         ``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"``, an instance or a config;
         its learning rate is replaced by each rate of the sweep.
+    executor : {"auto", "numpy", "compiled"}
+        Passed to :meth:`~gdlab.training.Sequential.fit`.
 
     Returns
     -------
@@ -185,7 +192,7 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
         raise ValueError("learning_rates is empty; give at least one rate, e.g. [0.01, 0.1].")
     template = _template(model, X)
     fit_args = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
-                "sample_weight": sample_weight, "exposure": exposure}
+                "sample_weight": sample_weight, "exposure": exposure, "executor": executor}
     rows, histories = [], {}
     for rate in rates:
         row, history = _one_run(template, X, y, rate, optimizer, fit_args)

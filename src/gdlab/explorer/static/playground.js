@@ -100,12 +100,14 @@ const Playground = (() => {
         const run = S.runs[k];
         run.path.push(...r.path);
         r.full_loss.forEach((v, m) => run.full.push([run.step + m + 1, v]));
-        r.batch_loss.forEach((v, m) => run.batch.push([run.step + m + 1, v]));
+        // a batch loss is taken at θ before its step: plot it where that θ is
+        r.batch_loss.forEach((v, m) => run.batch.push([run.step + m, v]));
         Object.assign(run, { step: r.step, epoch: r.epoch, done: r.done, diverged: r.diverged,
                              theta: r.theta, picture: r.picture });
         if (r.table) run.table = r.table;
       });
       render();
+      await new Promise((resolve) => requestAnimationFrame(() => resolve()));  // painted
       const ms = performance.now() - t0;
       document.body.dataset.stepMs = ms.toFixed(1);
       document.body.dataset.steps = String(++S.stepRequests);
@@ -143,7 +145,9 @@ const Playground = (() => {
     if (!run || !d) { box.textContent = ""; return; }
     const r = d.runs[k];
     const last = run.full[run.full.length - 1][1];
-    const theta = d.param_names.map((n, m) => `${n}=${Plot.fmt(run.theta[m])}`).join(", ");
+    const shown = d.param_names.slice(0, 8).map((n, m) => `${n}=${Plot.fmt(run.theta[m])}`);
+    if (d.param_names.length > 8) shown.push(`… ${d.param_names.length - 8} more`);
+    const theta = shown.join(", ");
     let text = `${k ? "B" : "A"}: ${r.variant} (batch of ${r.batch_size}), η=${r.learning_rate}, ` +
       `${r.optimizer} · ${run.step} steps, epoch ${Math.min(run.epoch + 1, d.epochs)}/${d.epochs}\n` +
       `loss over all ${d.n} rows = ${Plot.fmt(last)}\nθ = (${theta})`;
@@ -167,7 +171,8 @@ const Playground = (() => {
     info.textContent = `update no. ${t.step + 1} · epoch ${t.epoch + 1} · ${t.variant} · batch of ${t.n_rows} row(s)` +
       (t.n_rows > t.rows.length ? `, first ${t.rows.length} shown` : "") +
       `\nθ before = ${vec(t.theta_before)}\n∇Loss = mean of the rows' dL = ${vec(t.gradient)}` +
-      `\nθ after (${r.optimizer}, η=${t.learning_rate}) = ${vec(t.theta_after)}   [${names.join(", ")}]`;
+      `\nθ after (${r.optimizer}, η=${t.learning_rate}) = ${vec(t.theta_after)}` +
+      (names.length <= 8 ? `   [${names.join(", ")}]` : "");
     const head = table.createTHead().insertRow();
     for (const c of ["row", ...t.columns]) {
       const th = document.createElement("th"); th.textContent = c; head.appendChild(th);

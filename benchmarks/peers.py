@@ -1,0 +1,170 @@
+"""The tools gdlab is measured against: each trains one epoch and returns its seconds.
+
+Every function takes the same arguments (``X``, ``y``, ``batch``: 1, k or ``"full"``,
+``hidden``: ``()`` for logistic regression or ``(32, 16)`` for the MLP, ``seed``) and
+returns the wall time of the epoch alone (set-up and data conversion excluded).
+PyTorch and Keras are optional: :func:`available` says which are installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import warnings
+
+import numpy as np
+
+import gdlab as gd
+
+LEARNING_RATE = 0.01
+
+
+def available() -> dict[str, bool]:
+    """Which optional peers are installed."""
+    return {name: importlib.util.find_spec(module) is not None
+            for name, module in (("pytorch", "torch"), ("keras", "keras"))}
+
+
+class EpochTimer(gd.callbacks.Callback):
+    """Seconds of each epoch of a gdlab fit (validation and set-up excluded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def gdlab_model(hidden: tuple[int, ...], p: int, seed: int) -> gd.Sequential:
+    """Logistic regression (no hidden layer) or an MLP p-hidden-1 with ReLU, sigmoid output."""
+    layers = [gd.Dense(units, activation="relu") for units in hidden]
+    model = gd.Sequential([*layers, gd.Dense(1, activation="sigmoid")], input_dim=p, seed=seed)
+    model.compile(loss="binary_crossentropy", optimizer=gd.SGD(LEARNING_RATE))
+    return model
+
+
+def gdlab_epoch(executor: str):
+    """One epoch of gdlab with the given executor ("compiled" or "numpy")."""
+
+    def run(X, y, batch, hidden, seed):
+        model = gdlab_model(hidden, X.shape[1], seed)
+        timer = EpochTimer()
+        model.fit(X, y, batch_size=batch, epochs=1, seed=seed, verbose=0, callbacks=[timer],
+                  executor=executor)
+        return timer.seconds[0]
+
+    return run
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def hand_numpy(X, y, batch, hidden, seed):
+    """The plain NumPy loop a course would write: forward, loss, backward, update."""
+    rng = np.random.default_rng(seed)
+    sizes = [X.shape[1], *hidden, 1]
+    Ws = [rng.normal(0, np.sqrt(2 / a), size=(a, b)) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b) for b in sizes[1:]]
+    n = X.shape[0]
+    k = n if batch == "full" else batch
+    start_time = time.perf_counter()
+    order = np.arange(n) if batch == "full" else rng.permutation(n)
+    for start in range(0, n, k):
+        rows = order[start:start + k]
+        Xb, yb = (X, y) if batch == "full" else (X[rows], y[rows])
+        activations = [Xb]
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            activations.append(np.maximum(activations[-1] @ W + b, 0.0))
+        z = activations[-1] @ Ws[-1] + bs[-1]
+        loss = np.mean(np.logaddexp(0.0, z[:, 0]) - yb * z[:, 0])  # noqa: F841 (tracked)
+        dZ = (_sigmoid(z) - yb[:, None]) / len(yb)
+        for layer in range(len(Ws) - 1, -1, -1):
+            dW, db = activations[layer].T @ dZ, dZ.sum(axis=0)
+            if layer > 0:
+                dZ = (dZ @ Ws[layer].T) * (activations[layer] > 0)
+            Ws[layer] -= LEARNING_RATE * dW
+            bs[layer] -= LEARNING_RATE * db
+    return time.perf_counter() - start_time
+
+
+def sklearn_sgd(X, y, batch, hidden, seed):
+    """scikit-learn's SGDClassifier: logistic regression, one row per step."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+
+    model = SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant",
+                          eta0=LEARNING_RATE, max_iter=1, tol=None, random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def sklearn_mlp(X, y, batch, hidden, seed):
+    """scikit-learn's MLPClassifier with plain SGD, one epoch."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    model = MLPClassifier(hidden_layer_sizes=hidden, solver="sgd", batch_size=batch,
+                          learning_rate_init=LEARNING_RATE, momentum=0.0, alpha=0.0,
+                          max_iter=1, shuffle=True, random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def pytorch(X, y, batch, hidden, seed):
+    """PyTorch's plain training loop (float64, CPU, SGD)."""
+    import torch
+
+    torch.manual_seed(seed)
+    sizes = [X.shape[1], *hidden]
+    layers: list = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 1)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)[:, None]
+    n = X.shape[0]
+    k = n if batch == "full" else batch
+    start = time.perf_counter()
+    order = torch.randperm(n)
+    for first in range(0, n, k):
+        rows = order[first:first + k]
+        optimizer.zero_grad()
+        loss = loss_fn(model(Xt[rows]), yt[rows])
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def keras(X, y, batch, hidden, seed):
+    """Keras 3 ``model.fit`` for one epoch (whatever backend is configured)."""
+    import keras as k
+
+    k.utils.set_random_seed(seed)
+    model = k.Sequential([k.Input((X.shape[1],)),
+                          *[k.layers.Dense(units, activation="relu") for units in hidden],
+                          k.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer=k.optimizers.SGD(LEARNING_RATE))
+    size = X.shape[0] if batch == "full" else batch
+    model.fit(X[:size * 2], y[:size * 2], batch_size=size, epochs=1, verbose=0)  # trace
+    start = time.perf_counter()
+    model.fit(X, y, batch_size=size, epochs=1, verbose=0, shuffle=True)
+    return time.perf_counter() - start
+
+
+def read_x(X):
+    """One float64 pass over X's memory (the floor of any full-batch epoch)."""
+    start = time.perf_counter()
+    X.sum()
+    return time.perf_counter() - start

@@ -1,0 +1,254 @@
+"""The compiled executor (numba) computes what the reference executor (NumPy) computes.
+
+Same data, same seed: θ, the optimizer state and the whole history agree to 1e-12
+(relative) in float64 after several epochs, for every variant (full, 1, k), activation,
+loss (fused and generic paths), optimizer and schedule, with sample weights and exposure.
+"""
+
+import numpy as np
+import pytest
+
+import gdlab as gd
+from gdlab import kernels, schedules
+from gdlab.callbacks import Callback, DivergenceWarning
+
+RTOL = 1e-12
+
+
+def _data(n, p, k, kind, rng):
+    X = rng.normal(size=(n, p))
+    z = X @ rng.normal(size=(p, k)) * 0.5
+    if kind == "binary":
+        return X, (z[:, 0] + rng.logistic(size=n) > 0).astype(float)
+    if kind == "classes":
+        return X, np.argmax(z + rng.gumbel(size=(n, k)), axis=1)
+    if kind == "onehot":
+        return X, np.eye(k)[np.argmax(z + rng.gumbel(size=(n, k)), axis=1)]
+    if kind == "counts":
+        return X, rng.poisson(np.exp(z[:, 0] * 0.3)).astype(float)
+    if kind == "positive":
+        return X, rng.gamma(2.0, np.exp(z[:, 0] * 0.3))
+    if kind == "tweedie":
+        y = rng.poisson(1.0, size=n) * rng.gamma(2.0, 1.0, size=n)
+        return X, y
+    return X, z[:, 0] + rng.normal(size=n)
+
+
+# (id, hidden activation or None, output activation, units, loss, target kind, optimizer,
+#  weights, exposure)
+CASES = [
+    ("linear-mse-sgd", None, "linear", 1, "mse", "real", gd.SGD(0.05), False, False),
+    ("tanh-mse-momentum-weights", "tanh", "linear", 1, "mse", "real",
+     gd.SGD(0.01, momentum=0.9), True, False),
+    ("relu-bce-adam", "relu", "sigmoid", 1, "binary_crossentropy", "binary", gd.Adam(0.01),
+     False, False),
+    ("sigmoid-bce-nesterov-weights", "sigmoid", "sigmoid", 1, "binary_crossentropy", "binary",
+     gd.SGD(0.1, momentum=0.8, nesterov=True), True, False),
+    ("exp-sparse-cce-rmsprop", "exponential", "softmax", 3,
+     "sparse_categorical_crossentropy", "classes", gd.RMSprop(0.01), False, False),
+    ("softmax-cce-sgd", "softmax", "softmax", 3, "categorical_crossentropy", "onehot",
+     gd.SGD(0.1), False, False),
+    ("poisson-exposure-adam", "tanh", "exponential", 1, "poisson", "counts", gd.Adam(0.01),
+     True, True),
+    ("gamma-exposure-sgd", None, "exponential", 1, "gamma", "positive", gd.SGD(0.02), False,
+     True),
+    ("tweedie-weights-rmsprop", "relu", "exponential", 1, "tweedie", "tweedie",
+     gd.RMSprop(0.01), True, True),
+    # generic paths: dL/dy_hat, then the output activation's backward
+    ("generic-mse-sigmoid", "tanh", "sigmoid", 1, "mse", "binary", gd.SGD(0.1), False, False),
+    ("generic-mse-exposure", None, "tanh", 2, "mse", "real2", gd.Adam(0.01), False, True),
+    ("generic-cce-sigmoid", "relu", "sigmoid", 3, "categorical_crossentropy", "onehot",
+     gd.SGD(0.05), False, False),
+    ("generic-bce-tanh-hidden-softmax-out", "tanh", "softmax", 2, "binary_crossentropy",
+     "binary2", gd.SGD(0.05), False, False),
+    ("generic-poisson-sigmoid", None, "sigmoid", 1, "poisson", "counts", gd.SGD(0.05), True,
+     True),
+    ("generic-gamma-exp-hidden", "exponential", "linear", 1, "gamma", "positive_shift",
+     gd.SGD(0.001), False, False),
+]
+
+
+def _case_data(kind, units, rng):
+    if kind == "real2":
+        X, y = _data(40, 3, 2, "real", rng)
+        return X, np.column_stack([y, -y])
+    if kind == "binary2":
+        X, y = _data(40, 3, 1, "binary", rng)
+        return X, np.column_stack([y, 1 - y])
+    if kind == "positive_shift":
+        X, y = _data(40, 3, 1, "positive", rng)
+        return X, y + 5.0
+    return _data(40, 3, units, kind, rng)
+
+
+def _build(hidden, output, units, loss, optimizer, seed=3):
+    layers = [gd.Dense(4, activation=hidden)] if hidden else []
+    layers.append(gd.Dense(units, activation=output,
+                           bias_initializer="ones" if loss == "gamma" and not hidden else "zeros"))
+    model = gd.Sequential(layers, input_dim=3, seed=seed)
+    model.compile(loss=gd.losses.get(loss, power=1.4) if loss == "tweedie" else loss,
+                  optimizer=gd.optimizers.get(optimizer.get_config()))
+    return model
+
+
+def _fit_both(build, X, y, **fit_kwargs):
+    models, histories = [], []
+    for executor in ("numpy", "compiled"):
+        model = build()
+        histories.append(model.fit(X, y, verbose=0, executor=executor, **fit_kwargs))
+        models.append(model)
+    return models, histories
+
+
+def _assert_agree(models, histories):
+    reference, compiled = models
+    scale = np.max(np.abs(reference.theta))
+    np.testing.assert_allclose(compiled.theta, reference.theta, rtol=RTOL, atol=RTOL * scale)
+    assert compiled.step_count == reference.step_count
+    for a, b in zip(reference._opt_state, compiled._opt_state, strict=True):
+        np.testing.assert_allclose(b, a, rtol=RTOL, atol=RTOL * (np.max(np.abs(a)) + 1e-300))
+    h_ref, h_cmp = histories
+    assert h_cmp.history.keys() == h_ref.history.keys()
+    for key, values in h_ref.history.items():
+        np.testing.assert_allclose(h_cmp.history[key], values, rtol=RTOL, err_msg=key)
+    for name in ("step_loss", "step_learning_rate"):
+        ref, cmp = getattr(h_ref, name), getattr(h_cmp, name)
+        assert len(cmp) == len(ref)
+        for a, b in zip(ref, cmp, strict=True):  # a deviance near 0 cancels: scale atol
+            np.testing.assert_allclose(b, a, rtol=RTOL, atol=RTOL * np.max(np.abs(a)),
+                                       err_msg=name)
+
+
+@pytest.mark.parametrize("batch_size", ["full", 1, 7])
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+def test_executors_agree(case, batch_size):
+    _, hidden, output, units, loss, kind, optimizer, weights, exposure = case
+    rng = np.random.default_rng(11)
+    X, y = _case_data(kind, units, rng)
+    kwargs = {"batch_size": batch_size, "epochs": 4, "seed": 5}
+    if weights:
+        kwargs["sample_weight"] = rng.uniform(0.2, 2.0, size=len(X))
+    if exposure:
+        kwargs["exposure"] = rng.uniform(0.3, 1.5, size=len(X))
+    models, histories = _fit_both(lambda: _build(hidden, output, units, loss, optimizer),
+                                  X, y, **kwargs)
+    _assert_agree(models, histories)
+
+
+SCHEDULES = [
+    schedules.StepDecay(0.2, every=3, factor=0.7),
+    schedules.ExponentialDecay(0.2, decay_steps=4, decay_rate=0.6),
+    schedules.ExponentialDecay(0.2, decay_steps=4, decay_rate=0.6, staircase=True),
+    schedules.InverseTimeDecay(0.2, decay_steps=2, decay_rate=0.5),
+    schedules.InverseTimeDecay(0.2, decay_steps=2, decay_rate=0.5, staircase=True),
+]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=repr)
+def test_schedules_agree(schedule):
+    X, y = _data(30, 3, 1, "binary", np.random.default_rng(2))
+    optimizer = gd.SGD(schedule, momentum=0.5)
+    models, histories = _fit_both(
+        lambda: _build("tanh", "sigmoid", 1, "binary_crossentropy", optimizer), X, y,
+        batch_size=4, epochs=3, seed=1, validation_split=0.2)
+    _assert_agree(models, histories)
+    assert histories[1].history["learning_rate"][-1] < schedule(0)
+
+
+def test_epoch_callbacks_and_metrics_see_the_same_logs():
+    class Record(Callback):
+        def __init__(self):
+            super().__init__()
+            self.logs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.logs.append(dict(logs))
+
+    X, y = _data(50, 3, 1, "binary", np.random.default_rng(4))
+    records = []
+    for executor in ("numpy", "auto"):
+        model = _build("relu", "sigmoid", 1, "binary_crossentropy", gd.Adam(0.01))
+        model.compile(loss="binary_crossentropy", optimizer=gd.Adam(0.01),
+                      metrics=["accuracy", "mse"])
+        record = Record()
+        model.fit(X, y, batch_size=8, epochs=3, seed=0, verbose=0, callbacks=[record],
+                  validation_data=(X[:10], y[:10]), executor=executor)
+        records.append(record.logs)
+    assert [sorted(logs) for logs in records[0]] == [sorted(logs) for logs in records[1]]
+    for a, b in zip(*records, strict=True):
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=RTOL), key
+
+
+def test_auto_uses_compiled_code_unless_steps_are_needed(monkeypatch):
+    calls = []
+    original = kernels.Executor.run_epoch
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(kernels.Executor, "run_epoch", counting)
+    X, y = _data(20, 3, 1, "real", np.random.default_rng(0))
+    model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
+    model.fit(X, y, epochs=2, verbose=0)
+    assert len(calls) == 2
+    model.fit(X, y, epochs=2, verbose=0, trace=True)
+    assert len(calls) == 2 and len(model.history.trace) == 2
+
+    class PerStep(Callback):
+        per_step = True
+
+    model.fit(X, y, epochs=2, verbose=0, callbacks=[PerStep()])
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="executor='compiled' cannot run this fit"):
+        model.fit(X, y, epochs=1, verbose=0, trace=True, executor="compiled")
+    with pytest.raises(ValueError, match="executor must be"):
+        model.fit(X, y, epochs=1, verbose=0, executor="fast")
+
+
+def test_divergence_is_reported_identically():
+    X, y = _data(30, 3, 1, "real", np.random.default_rng(1))
+    X = X * 100.0
+    diverged = []
+    for executor in ("numpy", "compiled"):
+        model = _build("tanh", "linear", 1, "mse", gd.SGD(10.0))
+        with pytest.warns(DivergenceWarning, match="learning rate"):
+            model.fit(X, y, batch_size=1, epochs=5, seed=0, verbose=0, executor=executor)
+        diverged.append((model.history.diverged, model.theta.copy(), model.step_count,
+                         len(model.history.step_loss), model.history.history))
+    (d_ref, t_ref, s_ref, n_ref, h_ref), (d_cmp, t_cmp, s_cmp, n_cmp, h_cmp) = diverged
+    assert d_cmp["message"] == d_ref["message"]
+    assert (d_cmp["epoch"], d_cmp["step"], s_cmp, n_cmp) == (d_ref["epoch"], d_ref["step"],
+                                                             s_ref, n_ref)
+    assert np.all(np.isfinite(t_cmp))
+    np.testing.assert_allclose(t_cmp, t_ref, rtol=RTOL)
+    assert h_cmp.keys() == h_ref.keys()
+
+
+def test_full_batch_on_all_cores_is_deterministic_and_agrees():
+    n = 3 * kernels.BLOCK_ROWS + 17  # several row blocks, split between the threads
+    X, y = _data(n, 4, 1, "binary", np.random.default_rng(8))
+    w = np.random.default_rng(9).uniform(0.5, 1.5, size=n)
+
+    def build():
+        model = gd.Sequential([gd.Dense(3, activation="tanh"), gd.Dense(1, "sigmoid")],
+                              input_dim=4, seed=0)
+        model.compile(loss="binary_crossentropy", optimizer=gd.Adam(0.05))
+        return model
+
+    models, histories = _fit_both(build, X, y, batch_size="full", epochs=3, sample_weight=w)
+    _assert_agree(models, histories)
+    again = build()
+    again.fit(X, y, batch_size="full", epochs=3, sample_weight=w, verbose=0,
+              executor="compiled")
+    assert np.array_equal(again.theta, models[1].theta)  # bit for bit
+
+
+def test_unsupported_models_fall_back_or_refuse():
+    X, y = _data(20, 3, 1, "real", np.random.default_rng(0))
+    model = gd.Sequential([gd.Dense(1)], input_dim=3, dtype="float32")
+    model.compile(loss="mse", optimizer=gd.SGD(0.01))
+    model.fit(X, y, epochs=1, verbose=0)  # auto: the reference executor
+    with pytest.raises(ValueError, match="float64"):
+        model.fit(X, y, epochs=1, verbose=0, executor="compiled")
