@@ -68,7 +68,8 @@ def hand_numpy(X, y, batch, hidden, seed):
     """The plain NumPy loop a course would write: forward, loss, backward, update."""
     rng = np.random.default_rng(seed)
     sizes = [X.shape[1], *hidden, 1]
-    Ws = [rng.normal(0, np.sqrt(2 / a), size=(a, b)) for a, b in zip(sizes, sizes[1:])]
+    Ws = [rng.normal(0, np.sqrt(2 / a), size=(a, b))
+          for a, b in zip(sizes, sizes[1:], strict=False)]
     bs = [np.zeros(b) for b in sizes[1:]]
     n = X.shape[0]
     k = n if batch == "full" else batch
@@ -78,7 +79,7 @@ def hand_numpy(X, y, batch, hidden, seed):
         rows = order[start:start + k]
         Xb, yb = (X, y) if batch == "full" else (X[rows], y[rows])
         activations = [Xb]
-        for W, b in zip(Ws[:-1], bs[:-1]):
+        for W, b in zip(Ws[:-1], bs[:-1], strict=True):
             activations.append(np.maximum(activations[-1] @ W + b, 0.0))
         z = activations[-1] @ Ws[-1] + bs[-1]
         loss = np.mean(np.logaddexp(0.0, z[:, 0]) - yb * z[:, 0])  # noqa: F841 (tracked)
@@ -128,7 +129,7 @@ def pytorch(X, y, batch, hidden, seed):
     torch.manual_seed(seed)
     sizes = [X.shape[1], *hidden]
     layers: list = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 1)).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)

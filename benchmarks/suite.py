@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> Path:
     log = (lambda message: None) if args.quiet else (lambda message: print(message,
                                                                              flush=True))
     started, load_before = time.perf_counter(), os.getloadavg()
-    n, runs = (3_000, 1) if args.smoke else (1_000_000, 3)
+    n, runs = (500, 1) if args.smoke else (1_000_000, 3)
     installed = peers.available()
     log(f"data: {n} x 20 float64; runs per tool: {runs}; optional peers: {installed}")
     X, y = make_data(n)
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> Path:
     if not args.smoke:
         extra["compile"] = compile_times(log)
         extra["memory"] = memory(n, log)
-    sizes = [1_000, 3_000] if args.smoke else [100_000, 1_000_000, 10_000_000]
+    sizes = [500, 1_000] if args.smoke else [100_000, 1_000_000, 10_000_000]
     extra["scaling"] = scaling(sizes, runs, log)
     extra["load"] = (load_before, os.getloadavg())
     extra["seconds"] = time.perf_counter() - started

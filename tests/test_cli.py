@@ -204,12 +204,15 @@ def test_lr_sweep_writes_table_figure_and_report(data_dir, capsys, tmp_path):
     assert "too large" in stdout
 
 
-def test_lecture_lists_and_renders(capsys):
+def test_lecture_prints_all_examples_in_order_or_one(capsys):
     from gdlab import lecture
 
     code, stdout, _ = run(["lecture"], capsys)
     assert code == 0
-    assert all(name in stdout for name in lecture.EXAMPLES)
+    assert stdout.strip() == lecture.render(None).strip()
+    positions = [stdout.index(text) for text in ("(0.01, 0.73, 1.00)", "9.82e-01", "(2.732, 0.348)",
+                                                 "(-14.69, -6.00)", "(1.33, 0.49)")]
+    assert positions == sorted(positions)  # printed in the lecture's order
     name = next(iter(lecture.EXAMPLES))
     code, stdout, _ = run(["lecture", name], capsys)
     assert code == 0 and stdout.strip() == lecture.render(name).strip()
@@ -236,3 +239,31 @@ def test_fit_round_trip_loads_in_python(poisson_run):
     saved = load_saved(poisson_run)
     X = saved.preprocessing.transform(table())
     assert (model.predict(X) == saved.model.predict(X)).all()
+
+
+def test_an_interrupted_run_leaves_nothing(data_dir, capsys, tmp_path, monkeypatch):
+    from gdlab import report
+
+    def interrupted(path, run):
+        (path.parent / "report.html").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_report", interrupted)
+    code, _, err = run(["fit", data_dir / "train.csv", "--target", "claims", "--features",
+                        "age", "--epochs", "1", "--out", tmp_path / "new" / "r", "--quiet",
+                        "--executor", "numpy"], capsys)
+    assert code == 130 and "interrupted" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_internal_error_is_one_line_with_status_1(data_dir, capsys, tmp_path, monkeypatch):
+    import gdlab.preprocessing
+
+    def broken(path):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(gdlab.preprocessing, "read_table", broken)
+    code, _, err = run(["fit", data_dir / "train.csv", "--target", "claims", "--out",
+                        tmp_path / "r"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "internal error: KeyError" in err
+    assert list(tmp_path.iterdir()) == []

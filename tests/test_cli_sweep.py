@@ -63,16 +63,18 @@ def test_unbuilt_model_gets_its_seeded_theta0():
     m.compile(loss="mse")
     result = learning_rate_sweep(m, X, y, [0.1], epochs=1, executor="numpy")
     assert result.table["initial_loss"].iloc[0] == pytest.approx(
-        learning_rate_sweep(model(), X, y, [0.1], epochs=1).table["initial_loss"].iloc[0])
+        learning_rate_sweep(model(), X, y, [0.1], epochs=1, executor="numpy").table[
+            "initial_loss"].iloc[0])
     assert not m.built
 
 
 def test_verdict_rule():
-    table = pd.DataFrame({"learning_rate": [0.1, 1.0, 3.0], "initial_loss": [2.0] * 3,
-                          "final_loss": [1.5, 0.5, 1.4], "diverged": [False] * 3})
-    # best gap 1.5: 0.1 closed 0.5 < 0.75 (below the best rate) → too small;
-    # 3.0 closed 0.6 < 0.75 (above) → too large
-    assert verdicts(table) == ["too small", "good", "too large"]
+    table = pd.DataFrame({"learning_rate": [0.1, 0.3, 1.0, 3.0, 9.0],
+                          "initial_loss": [2.0] * 5, "final_loss": [0.8, 0.64, 0.5, 0.9, 3.0],
+                          "diverged": [False] * 5})
+    # best gap 1.5: 0.3 closed 1.36 >= 0.9 * 1.5 → good; 0.1 closed 1.2 < 1.35 (below the
+    # best rate) → too small; 3.0 closed 1.1 < 1.35 (above) → too large; 9.0 went up
+    assert verdicts(table) == ["too small", "good", "good", "too large", "too large"]
 
 
 def test_bad_arguments():

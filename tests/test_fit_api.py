@@ -188,3 +188,23 @@ def test_rows_of_weight_zero_are_skipped_not_divergence(data, executor):
     assert history.diverged is None
     np.testing.assert_allclose(masked.theta, dropped.theta, rtol=1e-12)
     assert history.step_loss[0][3] == 0.0 and history.step_loss[0][10] == 0.0
+
+
+def test_theta_layout_and_names():
+    """θ = W1 row-major, b1, W2, b2 (DESIGN.md); the layers' W and b are views into it."""
+    model = gd.Sequential([gd.Dense(2, activation="relu"), gd.Dense(1, use_bias=True)],
+                          input_dim=3)
+    W1, b1 = np.arange(6.0).reshape(3, 2), np.array([10.0, 11.0])
+    W2, b2 = np.array([[20.0], [21.0]]), np.array([30.0])
+    model.set_weights([W1, b1, W2, b2])
+    np.testing.assert_array_equal(model.theta, [0, 1, 2, 3, 4, 5, 10, 11, 20, 21, 30])
+    assert model.param_names == [
+        "w^(1)_{1,1}", "w^(1)_{1,2}", "w^(1)_{2,1}", "w^(1)_{2,2}", "w^(1)_{3,1}",
+        "w^(1)_{3,2}", "b^(1)_1", "b^(1)_2", "w^(2)_{1,1}", "w^(2)_{2,1}", "b^(2)_1"]
+    assert [s.stop - s.start for s in model.layer_slices()] == [8, 3]
+    model.theta = np.zeros(11)
+    assert np.all(model.layers[0].W == 0) and np.all(model.layers[1].b == 0)
+    for got, expected in zip(model.get_weights(), [W1, b1, W2, b2], strict=True):
+        assert got.shape == expected.shape
+    with pytest.raises(ValueError, match=r"set_weights needs arrays of shapes"):
+        model.set_weights([W1, b1])

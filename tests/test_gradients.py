@@ -221,3 +221,26 @@ def test_fused_value_equals_value_of_the_link(name):
     Z = rng.normal(size=(N_ROWS, units))
     A = gd.activations.get(losses.FUSED_LINK[name]).forward(Z)
     np.testing.assert_allclose(loss.value_from_logits(Y, Z), loss.value(Y, A), rtol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+@pytest.mark.parametrize(("output", "units", "loss", "kind"),
+                         [PAIRS[0], PAIRS[3], PAIRS[5], PAIRS[6], PAIRS[9]],
+                         ids=[PAIR_IDS[i] for i in (0, 3, 5, 6, 9)])
+def test_per_row_gradients_average_to_the_batch_gradient(output, units, loss, kind, depth):
+    """Each row's own gradient (for the trace's tables): their weighted mean is the batch's."""
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(N_ROWS, N_FEATURES))
+    model = _model(["tanh", "sigmoid"][:depth], output, units, loss, use_bias=True, X=X)
+    Y = model.loss.check_target(_target(kind, units, rng), units)
+    w = rng.uniform(0.2, 3.0, size=N_ROWS)
+    e = rng.uniform(0.5, 2.0, size=N_ROWS) if model.loss.accepts_exposure else None
+    per_row_loss, per_row_grad = model.per_row_gradients(model.loss, X, Y, exposure=e)
+    batch = model.loss_and_gradient(model.loss, X, Y, sample_weight=w, exposure=e)
+    np.testing.assert_allclose(w @ per_row_grad / w.sum(), batch.gradient, rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_allclose(w @ per_row_loss / w.sum(), batch.loss, rtol=1e-13)
+    for i in (0, N_ROWS - 1):  # row i's gradient is the batch gradient of row i alone
+        alone = model.loss_and_gradient(model.loss, X[i:i + 1], Y[i:i + 1],
+                                        exposure=None if e is None else e[i:i + 1])
+        np.testing.assert_allclose(per_row_grad[i], alone.gradient, rtol=1e-12, atol=1e-15)

@@ -138,3 +138,9 @@ def test_read_table_formats(tmp_path, frame):
     (tmp_path / "t.json").write_text("{}")
     with pytest.raises(ValueError, match="Unknown data format"):
         read_table(tmp_path / "t.json")
+
+
+def test_identifier_like_text_column_is_refused():
+    frame = pd.DataFrame({"id": [f"P{i}" for i in range(2500)], "x": np.arange(2500.0)})
+    with pytest.raises(ValueError, match="'id' holds text with 2500 different values"):
+        Preprocessor.fit(frame, ["id", "x"])

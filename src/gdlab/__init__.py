@@ -1,6 +1,6 @@
 """gdlab: train dense neural networks by gradient descent, and see every step of it."""
 
-from gdlab import activations, lecture, losses, optimizers, schedules
+from gdlab import activations, lecture, losses, metrics, optimizers, schedules
 from gdlab.callbacks import (
     Callback,
     DivergenceWarning,
@@ -47,6 +47,7 @@ __all__ = [
     "lecture",
     "load",
     "losses",
+    "metrics",
     "optimizers",
     "schedules",
 ]

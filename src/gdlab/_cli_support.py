@@ -68,6 +68,7 @@ class RunFolder:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
+        self.created = next((p for p in reversed(self.out.parents) if not p.exists()), None)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial",
                                          dir=self.out.parent))
@@ -76,6 +77,8 @@ class RunFolder:
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         if kind is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.created is not None:  # folders made for the run: remove them too
+                shutil.rmtree(self.created, ignore_errors=True)
             return
         refuse_existing(self.out, force=self.force)
         old = None
@@ -228,7 +231,8 @@ def _take(array: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
 
 def _summaries(args: Any, data: Any, model: Sequential, n_train: int,
                n_val: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    data_summary = {"file": str(args.data), "rows": data.rows, "rows dropped": data.dropped,
+    data_summary = {"file": str(args.data), "rows used": data.rows,
+                    "rows dropped (missing values)": data.dropped,
                     "target": args.target, "exposure": args.exposure or "—",
                     "features": ", ".join(data.preprocessing.features),
                     "encoded columns": len(data.preprocessing.feature_names),
@@ -343,7 +347,7 @@ def run_sweep(args: Any, data: Any, model: Sequential, folder: Path) -> Any:
         history.to_frame().to_csv(folder / f"history_lr={rate:g}.csv", index=False)
     figure = plots.plot_sweep(result)
     figure.savefig(folder / "learning_rates.png", dpi=100)
-    data_summary, model_summary = _summaries(args, data, model, data.rows - data.dropped, 0)
+    data_summary, model_summary = _summaries(args, data, model, data.rows, 0)
     settings = {"learning rates": ", ".join(f"{r:g}" for r in args.learning_rates),
                 "optimizer": args.optimizer, "batch size": args.batch_size,
                 "epochs": args.epochs, "seed": args.seed}

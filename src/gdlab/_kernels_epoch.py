@@ -20,12 +20,13 @@ import math
 import numpy as np
 from numba import njit
 
+from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
 from gdlab._kernels_rows import HELPER, prefetch_row, row_gradient
 
 __all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
 
 #: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
-BLOCK_ROWS = 8192
+BLOCK_ROWS = 2048
 #: How many rows ahead of the current one the loop asks the CPU to prefetch.
 AHEAD = 8
 
@@ -98,20 +99,51 @@ def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fu
     return total
 
 
+@njit(**HELPER)
+def _block_buffers(rows, X, Y, layout):
+    """Buffers of the block path for up to ``rows`` rows: Xb, Yb, wb, eb, Z, A, dZ, dA."""
+    size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
+    return (np.empty((rows, X.shape[1])), np.empty((rows, Y.shape[1])), np.empty(rows),
+            np.empty(rows), np.empty(size), np.empty(size), np.empty(size), np.empty(size))
+
+
+@njit(**HELPER)
+def _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
+           grad, buffers):
+    """The rows order[lo:hi] by the block path (gathered into the buffers first)."""
+    Xb, Yb, wb, eb, Zf, Af, dZf, dAf = buffers
+    m = hi - lo
+    gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb)
+    size = Zf.shape[0] // Xb.shape[0] * m
+    return block_gradient(Xb[:m], Yb[:m], wb[:m] if w.shape[0] > 0 else w,
+                          eb[:m] if e.shape[0] > 0 else e, total_weight, theta, layout, acts,
+                          loss, fused, power, grad, Zf[:size], Af[:size], dZf[:size],
+                          dAf[:size])
+
+
 @njit(cache=True, nogil=True)
-def block_gradients(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused,
-                    power, partial, losses, first, last):
+def block_gradients(X, Y, w, e, order, in_order, lo, hi, total_weight, theta, layout, acts,
+                    loss, fused, power, partial, losses, first, last):
     """Blocks first..last-1 of BLOCK_ROWS rows of order[lo:hi], each into its own partial sum.
 
     Called from several threads at once (the GIL is released), one range of blocks each.
+    ``in_order``: order is 0, 1, …, n-1, so a block is a slice of X (nothing gathered).
     """
-    buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
+    buffers = _block_buffers(BLOCK_ROWS, X, Y, layout)
+    Zf, Af, dZf, dAf = buffers[4], buffers[5], buffers[6], buffers[7]
     for block in range(first, last):
         start = lo + block * BLOCK_ROWS
+        stop = min(start + BLOCK_ROWS, hi)
         partial[block, :] = 0.0
-        losses[block] = _rows(X, Y, w, e, order, start, min(start + BLOCK_ROWS, hi),
-                              total_weight, theta, layout, acts, loss, fused, power,
-                              partial[block], buffers)
+        if not in_order:
+            losses[block] = _block(X, Y, w, e, order, start, stop, total_weight, theta, layout,
+                                   acts, loss, fused, power, partial[block], buffers)
+            continue
+        size = Zf.shape[0] // BLOCK_ROWS * (stop - start)
+        losses[block] = block_gradient(
+            X[start:stop], Y[start:stop], w[start:stop] if w.shape[0] > 0 else w,
+            e[start:stop] if e.shape[0] > 0 else e, total_weight, theta, layout, acts, loss,
+            fused, power, partial[block], Zf[:size], Af[:size], dZf[:size], dAf[:size])
 
 
 @njit(**HELPER)
@@ -156,6 +188,7 @@ def run_epoch(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, los
     n = order.shape[0]
     grad = np.empty(theta.shape[0])
     buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
+    blocks = _block_buffers(batch_size if batch_size >= BLOCK_MIN else 1, X, Y, layout)
     weighted = w.shape[0] > 0
     for index in range(step_loss.shape[0]):
         lo = index * batch_size
@@ -167,8 +200,12 @@ def run_epoch(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, los
             for i in range(lo, hi):
                 total_weight += w[order[i]]
         grad[:] = 0.0
-        value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
-                      fused, power, grad, buffers)
+        if batch_size >= BLOCK_MIN:
+            value = _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
+                           fused, power, grad, blocks)
+        else:
+            value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
+                          fused, power, grad, buffers)
         ok, t = _finish(index, value, hi - lo, weighted, total_weight, eta, grad, theta,
                         layer_end, opt, hyper, s1, s2, t, step_loss, step_eta, batch_weight,
                         grad_sq)

@@ -26,7 +26,8 @@ from numba.core.extending import intrinsic
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
 HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True, "forceinline": True}
 
-__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "prefetch_row", "row_gradient"]
+__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "activate", "activation_backward", "output_delta",
+           "prefetch_row", "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
@@ -82,7 +83,7 @@ def _softplus_sigmoid(z):
 
 
 @njit(**HELPER)
-def _activate(kind, Z, A, off, units):
+def activate(kind, Z, A, off, units):
     """A = phi(Z) on one row's segment [off, off + units)."""
     if kind == 2:  # softmax: subtract the row maximum before exp
         m = Z[off]
@@ -110,7 +111,7 @@ def _activate(kind, Z, A, off, units):
 
 
 @njit(**HELPER)
-def _activation_backward(kind, Z, A, dA, dZ, off, units):
+def activation_backward(kind, Z, A, dA, dZ, off, units):
     """dZ = dA * phi'(Z) on one segment (softmax: A * (dA - sum(dA * A)))."""
     if kind == 2:
         s = 0.0
@@ -163,7 +164,7 @@ def _forward(x, theta, layout, acts, Z, A):
             b = theta[b_off:b_off + units]
             for j in range(units):
                 z[j] += b[j]
-        _activate(acts[layer], Z, A, off, units)
+        activate(acts[layer], Z, A, off, units)
 
 
 @njit(**HELPER)
@@ -279,6 +280,19 @@ def _probability_loss(kind, y, A, d, off, k, e, power):
     return total / k
 
 
+@njit(**HELPER)
+def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale):
+    """The row's loss L_i; dZ[out:out+units] = scale * dL_i/dZ of the output layer."""
+    if fused:
+        per_row = _fused_loss(loss, y, Z, dZ, out, units, e, power)
+    else:
+        per_row = _probability_loss(loss, y, A, dA, out, units, e, power)
+        activation_backward(act, Z, A, dA, dZ, out, units)
+    for j in range(out, out + units):
+        dZ[j] = dZ[j] * scale
+    return per_row
+
+
 @njit(nogil=True, **HELPER)
 def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ, dA):
     r"""Forward, loss and backward of one row; ``grad += scale * dL_i/dθ``; return L_i.
@@ -288,13 +302,8 @@ def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, 
     _forward(x, theta, layout, acts, Z, A)
     last = layout.shape[0] - 1
     units, out = layout[last, 1], layout[last, 4]
-    if fused:
-        per_row = _fused_loss(loss, y, Z, dZ, out, units, e, power)
-    else:
-        per_row = _probability_loss(loss, y, A, dA, out, units, e, power)
-        _activation_backward(acts[last], Z, A, dA, dZ, out, units)
-    for j in range(out, out + units):
-        dZ[j] = dZ[j] * scale
+    per_row = output_delta(loss, fused, acts[last], y, Z, A, dA, dZ, out, units, e, power,
+                           scale)
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
         dz = dZ[off:off + units]
@@ -305,6 +314,6 @@ def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, 
             for j in range(units):
                 g_b[j] += dz[j]
         if layer > 0:
-            _activation_backward(acts[layer - 1], Z, A, dA, dZ, prev, n_in)
+            activation_backward(acts[layer - 1], Z, A, dA, dZ, prev, n_in)
     return per_row
 

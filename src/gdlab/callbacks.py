@@ -124,11 +124,17 @@ def divergence_message(*, epoch: int, step: int | None, loss: float, learning_ra
 
 def restored_description(epoch: int) -> str:
     """Describe θ at the end of ``epoch`` (0-based; -1 or less: θ at the start of fit)."""
-    return f"its value at the end of epoch {epoch}" if epoch >= 0 else "its initial value"
+    if epoch < 0:
+        return "its value at the start of fit"
+    return f"its value at the end of epoch {epoch}"
 
 
 class DivergenceGuard(Callback):
-    """Stop when the epoch loss explodes: above ``factor`` × the first epoch's median step loss.
+    """Stop when the epoch loss explodes: above ``factor`` × the loss at the initial θ.
+
+    The initial loss is computed by ``fit`` on all training rows before the first step
+    (``logs["initial_loss"]`` of ``on_train_begin``), so neither a fast drop nor a
+    blow-up during the first epoch moves the yardstick.
 
     θ is then restored to :attr:`previous_theta` and a :class:`DivergenceWarning` names
     the epoch and suggests a smaller learning rate. Non-finite losses or gradients are
@@ -145,13 +151,14 @@ class DivergenceGuard(Callback):
     def __init__(self, factor: float = 1e4) -> None:
         super().__init__()
         self.factor = check_positive_number("factor", factor, hint="e.g. 1e4.")
-        self._reference: float | None = None
+        self._reference = math.inf
         self.good_theta: np.ndarray | None = None
         self.previous_theta: np.ndarray | None = None
         self.good_epoch = -1  #: the epoch at whose end θ was good_theta (-1: the start)
 
     def on_train_begin(self, logs=None):
-        self._reference = None
+        initial = (logs or {}).get("initial_loss", math.nan)
+        self._reference = max(abs(initial), 1e-12) if math.isfinite(initial) else math.inf
         self.good_theta = self.model._theta.copy()
         self.previous_theta = self.good_theta
         self.good_epoch = -1
@@ -170,10 +177,6 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss", math.nan)
-        if self._reference is None:  # the first epoch's median step loss, robust to a
-            steps = self.model.history.step_loss  # blow-up within that epoch
-            first = float(np.median(steps[0])) if steps and len(steps[0]) else loss
-            self._reference = max(abs(first), 1e-12)
         if math.isfinite(loss) and loss <= self.factor * self._reference:
             self.previous_theta, self.good_theta = self.good_theta, self.model._theta.copy()
             self.good_epoch = epoch

@@ -259,8 +259,9 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     data = load_dataset(args)
     if data.dropped:
         _say(args, f"Dropped {data.dropped} row(s) with missing values (--drop-missing).")
+    model = _model_for(args, data, args.learning_rate)
     with folder as tmp:
-        summary = run_fit(args, data, _model_for(args, data, args.learning_rate), tmp)
+        summary = run_fit(args, data, model, tmp)
     _say(args, summary)
     _say(args, f"Wrote {args.out}/ (model.npz, history.csv, metrics.json, report.html).")
 
@@ -270,8 +271,9 @@ def _cmd_lr_sweep(args: argparse.Namespace) -> None:
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
+    model = _model_for(args, data, args.learning_rates[0])
     with folder as tmp:
-        table = run_sweep(args, data, _model_for(args, data, args.learning_rates[0]), tmp)
+        table = run_sweep(args, data, model, tmp)
     _say(args, table.to_string(index=False))
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")
 
@@ -357,21 +359,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 def _cmd_lecture(args: argparse.Namespace) -> None:
     from gdlab import lecture
 
-    if args.example is None:
-        print("The lecture's worked examples (gdlab lecture EXAMPLE):")
-        for name, description in lecture.EXAMPLES.items():
-            print(f"  {name:<20} {description}")
-        return
-    print(lecture.render(args.example))
+    print(lecture.render(args.example))  # no EXAMPLE: all of them, in the lecture's order
 
 
 def _cmd_explore(args: argparse.Namespace) -> None:
     try:
         from gdlab import explorer
+
+        explorer.main(port=args.port, open_browser=not args.no_browser)
     except ImportError as error:
         raise CommandError(f"The explorer needs extra packages ({error}); install them with: "
                            'pip install "gdlab[explore]"') from None
-    explorer.main(port=args.port, open_browser=not args.no_browser)
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -386,8 +384,7 @@ _COMMANDS = {"demo": _cmd_demo, "lecture": _cmd_lecture, "fit": _cmd_fit,
 
 
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gdlab {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug, not bad input: still one line, status 1
+        if os.environ.get("GDLAB_DEBUG"):
+            raise
+        print(f"gdlab {args.command}: internal error: {type(error).__name__}: "
+              f"{_one_line(error)} (run with GDLAB_DEBUG=1 for the traceback, and please "
+              "report it)", file=sys.stderr)
+        return 1
     if args.command in ("fit", "lr-sweep", "demo"):
         _say(args, f"Done in {time.perf_counter() - start:.1f} s.")
     return 0

@@ -199,6 +199,7 @@ class Executor:
         step_loss, step_eta, batch_weight, grad_sq = records
         n, theta, optimizer = order.shape[0], model._theta, model.optimizer
         weighted = self.w.shape[0] > 0
+        in_order = bool(np.all(order == np.arange(n)))  # full batch: blocks are slices of X
         for index in range(step_loss.shape[0]):
             lo, hi = index * batch_size, min((index + 1) * batch_size, n)
             step_eta[index] = optimizer.learning_rate_at(model.step_count + index)
@@ -206,10 +207,10 @@ class Executor:
             n_blocks = -(-(hi - lo) // BLOCK_ROWS)
             partial, losses_ = np.empty((n_blocks, theta.shape[0])), np.empty(n_blocks)
             bounds = np.linspace(0, n_blocks, min(_THREADS, n_blocks) + 1).astype(int)
-            jobs = [_pool().submit(block_gradients, self.X, self.Y, self.w, self.e, order, lo,
-                                   hi, batch_weight[index], theta, self.layout, self.acts,
-                                   self.loss, self.fused, self.power, partial, losses_, first,
-                                   last)
+            jobs = [_pool().submit(block_gradients, self.X, self.Y, self.w, self.e, order,
+                                   in_order, lo, hi, batch_weight[index], theta, self.layout,
+                                   self.acts, self.loss, self.fused, self.power, partial,
+                                   losses_, first, last)
                     for first, last in zip(bounds[:-1], bounds[1:], strict=True)]
             for job in jobs:
                 job.result()

@@ -114,8 +114,13 @@ class Loss:
         raise NotImplementedError
 
     def gradient_wrt_logits(self, y_true: FloatArray, Z: FloatArray, *,
-                            exposure: FloatArray | None = None) -> FloatArray:
-        """Per-row derivative dL_i/dz through the fused link, shape (n, k)."""
+                            exposure: FloatArray | None = None,
+                            A: FloatArray | None = None) -> FloatArray:
+        """Per-row derivative dL_i/dz through the fused link, shape (n, k).
+
+        ``A``, if given, must be the link's value φ(Z) already computed by the forward
+        pass; sigmoid and softmax reuse it instead of computing it again (same numbers).
+        """
         raise NotImplementedError
 
     def check_target(self, y: FloatArray, units: int) -> FloatArray:
@@ -174,7 +179,9 @@ class MeanSquaredError(Loss):
         return e * 2.0 * (e * y_pred - y_true) / y_true.shape[1]
 
     value_from_logits = value
-    gradient_wrt_logits = gradient
+
+    def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
+        return self.gradient(y_true, Z, exposure=exposure)
 
     def check_target(self, y, units):
         return _as_columns(y, units, self.name)
@@ -215,8 +222,8 @@ class BinaryCrossentropy(Loss):
         # softplus(z) - y z: log(1 + e^z) computed as logaddexp(0, z), exact for any z
         return (np.logaddexp(0.0, Z) - y_true * Z).sum(axis=1) / Z.shape[1]
 
-    def gradient_wrt_logits(self, y_true, Z, *, exposure=None):
-        return (sigmoid(Z) - y_true) / y_true.shape[1]
+    def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
+        return ((sigmoid(Z) if A is None else A) - y_true) / y_true.shape[1]
 
     def check_target(self, y, units):
         y = _as_columns(y, units, self.name)
@@ -259,9 +266,11 @@ class CategoricalCrossentropy(Loss):
         log_sum_exp = m[:, 0] + np.log(np.sum(np.exp(Z - m), axis=1))
         return log_sum_exp * y_true.sum(axis=1) - np.sum(y_true * Z, axis=1)
 
-    def gradient_wrt_logits(self, y_true, Z, *, exposure=None):
-        E = np.exp(Z - Z.max(axis=1, keepdims=True))
-        return E / E.sum(axis=1, keepdims=True) * y_true.sum(axis=1, keepdims=True) - y_true
+    def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
+        if A is None:
+            E = np.exp(Z - Z.max(axis=1, keepdims=True))
+            A = E / E.sum(axis=1, keepdims=True)
+        return A * y_true.sum(axis=1, keepdims=True) - y_true
 
     def check_target(self, y, units):
         y = _as_columns(y, units, self.name)
@@ -347,8 +356,8 @@ class _LogLinkLoss(Loss):
             mu = np.exp(log_mu)
         return np.mean(self._deviance(y_true, mu, log_mu), axis=1)
 
-    def gradient_wrt_logits(self, y_true, Z, *, exposure=None):
-        log_mu = _log_mu(Z, exposure)
+    def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
+        log_mu = _log_mu(Z, exposure)  # mu from log mu (not e * A): exact with exposure
         with np.errstate(over="ignore"):
             mu = np.exp(log_mu)
         return self._ddev_dmu_times_mu(y_true, mu, log_mu) / y_true.shape[1]

@@ -220,7 +220,7 @@ class Network:
         if losses_module.FUSED_LINK.get(loss.name) == self.layers[-1].activation.name:
             # canonical (or log) link: compute from Z, exact and stable, no clipping
             per_row = loss.value_from_logits(Y, last.Z, exposure=exposure)
-            return per_row, loss.gradient_wrt_logits(Y, last.Z, exposure=exposure)
+            return per_row, loss.gradient_wrt_logits(Y, last.Z, exposure=exposure, A=last.A)
         per_row = loss.value(Y, last.A, exposure=exposure)
         dA = loss.gradient(Y, last.A, exposure=exposure)
         return per_row, self.layers[-1].delta(dA, last)

@@ -197,6 +197,18 @@ def check_exposure_column(series: pd.Series) -> np.ndarray:
 
 
 # --- the features ------------------------------------------------------------------------
+MAX_LEVELS = 1000  #: more text levels than this, and than half the rows: an identifier
+
+
+def _check_levels(name: str, levels: list[str], rows: int) -> None:
+    """Refuse a text column whose levels look like an identifier or numbers as text."""
+    if len(levels) > MAX_LEVELS and len(levels) > rows // 2:
+        raise ValueError(
+            f"Column {name!r} holds text with {len(levels)} different values in {rows} rows "
+            f"(e.g. {levels[:3]}): an identifier, or numbers stored as text? Drop it from "
+            "--features, or fix its values."
+        )
+
 class Preprocessor:
     """Standardise numeric columns and one-hot encode text columns (fitted state).
 
@@ -244,6 +256,7 @@ class Preprocessor:
                                 "mean": float(np.nanmean(x)), "std": float(np.nanstd(x))})
             else:
                 levels = sorted(series.dropna().astype(str).unique().tolist())
+                _check_levels(name, levels, len(series))
                 columns.append({"name": str(name), "kind": "categorical", "levels": levels})
         return cls(columns)
 

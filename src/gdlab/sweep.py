@@ -11,9 +11,9 @@ The verdict of each rate (a rule relative to the sweep itself):
 - ``"too large"`` if the run diverged;
 - otherwise, with :math:`L_0` the loss at θ₀ and :math:`L^*` the lowest final loss of
   the sweep (reached at rate :math:`\eta^*`), a run is ``"good"`` if it closed at least
-  half of the best gap, :math:`L_0 - L_{final} \ge \tfrac12 (L_0 - L^*)` (so
-  :math:`\eta^*` itself is always good);
-- a run that closed less than half of that gap is ``"too small"`` if its rate is below
+  90 % of the best gap, :math:`L_0 - L_{final} \ge 0.9 (L_0 - L^*)` (so :math:`\eta^*`
+  itself is always good);
+- a run that closed less than 90 % of that gap is ``"too small"`` if its rate is below
   :math:`\eta^*` and ``"too large"`` if above (it oscillates or overshoots).
 """
 
@@ -35,6 +35,7 @@ from gdlab.data import check_X
 
 __all__ = ["SweepResult", "learning_rate_sweep", "verdicts"]
 
+GOOD_SHARE = 0.9  #: the share of the best loss reduction a "good" rate reaches
 COLUMNS = ["learning_rate", "initial_loss", "final_loss", "best_loss", "steps_run",
            "diverged", "diverged_epoch", "diverged_step", "verdict"]
 
@@ -138,7 +139,7 @@ def verdicts(table: pd.DataFrame) -> list[str]:
     for _, row in table.iterrows():
         if row["diverged"]:
             result.append("too large")
-        elif row["initial_loss"] - row["final_loss"] >= 0.5 * best_gap:
+        elif row["initial_loss"] - row["final_loss"] >= GOOD_SHARE * best_gap:
             result.append("good")
         else:
             result.append("too small" if row["learning_rate"] < best["learning_rate"]
@@ -182,7 +183,7 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
     >>> X = np.linspace(-1, 1, 20)[:, None]; y = 3 * X[:, 0] + 1
     >>> model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
     >>> model.compile(loss="mse")
-    >>> result = learning_rate_sweep(model, X, y, [0.001, 0.3, 5.0], epochs=20)
+    >>> result = learning_rate_sweep(model, X, y, [0.001, 0.3, 5.0], epochs=20, executor="numpy")
     >>> result.table["verdict"].tolist()
     ['too small', 'good', 'too large']
     """

@@ -269,8 +269,11 @@ class Sequential(Network):
         callback_list = self._callbacks(callbacks, epochs, verbose, data.X)
         compiled = self._compiled_executor(executor, trace_limit, callback_list, data)
         self.stop_training = False
+        # the loss at θ₀ on all training rows: the yardstick of "the loss exploded"
+        begin = {"initial_loss": _as_logs(self._evaluate(data), "loss")["loss"]}
+        self.history.params["initial_loss"] = begin["initial_loss"]
         for callback in callback_list:
-            callback.on_train_begin()
+            callback.on_train_begin(begin)
         context = self._context(data) if trace_limit else None
         for epoch in range(epochs):
             for callback in callback_list:

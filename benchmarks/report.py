@@ -1,0 +1,218 @@
+"""The Markdown report of a benchmark run (``docs/benchmarks.md``)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from datetime import UTC, datetime
+
+MB = 1024 * 1024
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_total() -> str:
+    try:
+        for line in open("/proc/meminfo", encoding="utf-8"):
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / MB:.0f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _l3() -> str:
+    try:
+        return os.popen("getconf LEVEL3_CACHE_SIZE").read().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def machine(extra: dict) -> list[str]:
+    """The machine, the software and how busy the machine was."""
+    (b1, b5, _), (a1, a5, _) = extra["load"]
+    l3 = _l3()
+    l3 = f"{int(l3) / MB:.0f} MiB" if l3.isdigit() and int(l3) else l3
+    return [
+        "## Machine", "",
+        f"- CPU: {_cpu()}, {os.cpu_count()} cores, L3 {l3}; RAM {_memory_total()}",
+        f"- {platform.platform()}; Python {platform.python_version()}",
+        "- " + ", ".join(f"{p} {_version(p)}" for p in
+                         ("numpy", "numba", "scikit-learn", "torch", "keras", "jax")),
+        f"- Load average (1 min, 5 min) before the run {b1:.1f}, {b5:.1f}; after {a1:.1f}, "
+        f"{a5:.1f}. The machine is shared: other jobs ran at the same time, so absolute "
+        "times are noisy; ratios come from the same run.",
+        f"- Run time {extra['seconds']:.0f} s; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", "",
+    ]
+
+
+def _find(results, config, tool):
+    for m in results.get(config, []):
+        if m.tool == tool:
+            return m
+    return None
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}× faster" if ratio >= 1 else f"{1 / ratio:.2f}× slower"
+
+
+def config_tables(results, n: int) -> list[str]:
+    """One table per configuration: every tool, its epoch time and samples/s."""
+    lines = ["## One epoch, side by side", "",
+             f"Epoch time for {n:,} rows (median of the runs; min–max in brackets). Tools "
+             "marked * were timed on the first rows only and their epoch is extrapolated "
+             "from samples/s.", ""]
+    for config, items in results.items():
+        compiled = _find(results, config, "gdlab-compiled")
+        lines += [f"### {config}", "",
+                  "| tool | epoch (s) | min–max (s, rows timed) | samples/s | gdlab-compiled is |",
+                  "|---|---:|---:|---:|---:|"]
+        for m in items:
+            scale = n / m.rows
+            star = "*" if m.rows < n else ""
+            ratio = "—" if m is compiled or compiled is None else _times(
+                m.median / m.rows / (compiled.median / compiled.rows))
+            lines.append(f"| {m.tool}{star} | {m.median * scale:.4g} | "
+                         f"{min(m.seconds):.4g}–{max(m.seconds):.4g} ({m.rows:,}) | "
+                         f"{m.samples_per_second:,.0f} | {ratio} |")
+        lines.append("")
+    return lines
+
+
+def _speedup(results, config, peer):
+    compiled, other = _find(results, config, "gdlab-compiled"), _find(results, config, peer)
+    if compiled is None or other is None:
+        return None
+    return compiled.samples_per_second / other.samples_per_second
+
+
+def targets(results, extra) -> list[str]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    rows = []
+
+    def speed(label, config, peer, goal):
+        value = _speedup(results, config, peer)
+        if value is None:
+            rows.append((label, f"≥ {goal}× {peer}", f"{peer} not installed", "skipped"))
+        else:
+            met = value >= goal
+            miss = "" if met else f" (missed by {goal / value:.2f}×)"
+            rows.append((label, f"≥ {goal}× {peer}", f"{value:.2f}×", ("met" if met else
+                                                                      "MISSED") + miss))
+
+    speed("logistic, batch 1", "logistic, batch 1", "sklearn-SGDClassifier", 2)
+    speed("logistic, batch 32", "logistic, batch 32", "hand-numpy", 2)
+    speed("logistic, batch 32", "logistic, batch 32", "pytorch", 10)
+    for peer, goal in (("hand-numpy", 2), ("keras", 3), ("sklearn-MLPClassifier", 5)):
+        speed("MLP, batch 32", "MLP 20-32-16-1, batch 32", peer, goal)
+    for peer, goal in (("hand-numpy", 1.2), ("keras", 1.5)):
+        speed("MLP, batch 256", "MLP 20-32-16-1, batch 256", peer, goal)
+    full = _speedup(results, "logistic, full batch", "one read of X")
+    if full is not None:
+        rows.append(("logistic, full batch", "≤ 3× one read of X", f"{1 / full:.1f}×",
+                     "met" if 1 / full <= 3 else f"MISSED (by {1 / full / 3:.1f}×)"))
+    for batch, mem in extra.get("memory", {}).items():
+        used = mem["peak"] - mem["base"]
+        limit = 1.25 * mem["data"] + 100 * MB
+        rows.append((f"memory, batch {batch}", "peak − libraries ≤ (X+y)·1.25 + 100 MB",
+                     f"{used / MB:.0f} MB (limit {limit / MB:.0f} MB)",
+                     "met" if used <= limit else "MISSED"))
+    compile_ = extra.get("compile")
+    if compile_:
+        cold, warm = compile_["cold"]["minibatch"], compile_["warm"]["minibatch"]
+        rows.append(("compile, first fit", "≤ 3 s", f"{cold:.1f} s",
+                     "met" if cold <= 3 else f"MISSED (by {cold / 3:.1f}×)"))
+        rows.append(("compile, later processes", "≤ 0.3 s", f"{warm:.2f} s",
+                     "met" if warm <= 0.3 else f"MISSED (by {warm / 0.3:.1f}×)"))
+    scaling = extra["scaling"]
+    per_row = [m.median / m.rows for (n, batch), m in scaling.items() if batch == "full"]
+    spread = max(per_row) / min(per_row)
+    rows.append(("scaling, full batch", "time per row constant (max/min ≤ 1.5)",
+                 f"{spread:.2f}", "met" if spread <= 1.5 else "MISSED"))
+    lines = ["## Targets (issue 7)", "", "| configuration | target | measured | status |",
+             "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return [*lines, ""]
+
+
+def overhead(results) -> list[str]:
+    """Issue 2: the reference executor's overhead over the hand-written NumPy loop."""
+    lines = ["## Reference executor vs the hand-written NumPy loop (issue 2)", "",
+             "Overhead = reference time per row / hand loop time per row − 1 "
+             "(target: under 15 %).", "",
+             "| configuration | reference (s/epoch) | hand NumPy (s/epoch) | overhead |",
+             "|---|---:|---:|---:|"]
+    for config in results:
+        if "batch 1" in config and "batch 1" == config.split(", ")[-1]:
+            continue
+        ref, hand = _find(results, config, "gdlab-reference"), _find(results, config,
+                                                                        "hand-numpy")
+        if ref is None or hand is None:
+            continue
+        over = (ref.median / ref.rows) / (hand.median / hand.rows) - 1
+        lines.append(f"| {config} | {ref.median / ref.rows * 1e6:.3g} µs/row | "
+                     f"{hand.median / hand.rows * 1e6:.3g} µs/row | {over:+.0%} |")
+    return [*lines, ""]
+
+
+def extras(extra) -> list[str]:
+    """Compile time, memory and scaling."""
+    lines = []
+    if "compile" in extra:
+        lines += ["## Compile time", "",
+                  "Seconds of compiling in the first `fit` (first fit minus a second fit in "
+                  "the same process), in a new environment (empty numba cache) and in a later "
+                  "process (cache on disk), and the `import gdlab` time.", "",
+                  "| | mini-batch kernels | full-batch kernels | import |", "|---|---:|---:|---:|"]
+        for key, value in extra["compile"].items():
+            lines.append(f"| {key} | {value['minibatch']:.2f} s | {value['full']:.2f} s | "
+                         f"{value['import']:.2f} s |")
+        lines.append("")
+    if "memory" in extra:
+        lines += ["## Memory", "",
+                  "Peak RSS (VmHWM, reset just before `fit`) of a process that imports gdlab, "
+                  "makes X and y, and fits 2 epochs with the compiled executor.", "",
+                  "| batch | X + y | RSS of libraries | RSS with data | peak during fit |",
+                  "|---|---:|---:|---:|---:|"]
+        for batch, mem in extra["memory"].items():
+            lines.append(f"| {batch} | {mem['data'] / MB:.0f} MB | {mem['base'] / MB:.0f} MB |"
+                         f" {mem['before'] / MB:.0f} MB | {mem['peak'] / MB:.0f} MB |")
+        lines.append("")
+    lines += ["## Scaling (compiled executor, logistic, one epoch)", "",
+              "| n | full batch (s) | batch 256 (s) | one read of X (s) | full batch ns/row |",
+              "|---:|---:|---:|---:|---:|"]
+    scaling = extra["scaling"]
+    for n in sorted({key[0] for key in scaling}):
+        full, mini, read = scaling[(n, "full")], scaling[(n, 256)], scaling[(n, "read")]
+        lines.append(f"| {n:,} | {full.median:.4f} | {mini.median:.4f} | {read.median:.4f} | "
+                     f"{full.median / n * 1e9:.1f} |")
+    return [*lines, ""]
+
+
+def render(results, extra, *, n: int, runs: int, smoke: bool) -> str:
+    """The whole report."""
+    title = "# Benchmarks" + (" (smoke run: tiny data, numbers meaningless)" if smoke else "")
+    intro = [title, "",
+             "Written by `python -m benchmarks` (do not edit by hand). Data: "
+             f"{n:,} × 20 float64, logistic target; {runs} run(s) per tool; every tool "
+             "trains one epoch with plain SGD (η = 0.01) and the binary cross-entropy; "
+             "the MLP is 20-32-16-1 with ReLU and a sigmoid output.", ""]
+    return "\n".join([*intro, *machine(extra), *targets(results, extra), *overhead(results),
+                      *config_tables(results, n), *extras(extra)]) + "\n"

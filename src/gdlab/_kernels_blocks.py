@@ -1,0 +1,170 @@
+r"""The compiled executor's block path: many rows at once, the layers as matrix products.
+
+Mini-batches of at least :data:`BLOCK_MIN` rows and full batches go through here: the
+batch's rows (gathered into a buffer allocated once, or a contiguous slice of X when the
+rows are in order) are pushed through each layer with one matrix product (BLAS, as the
+reference executor does), the loss and the output delta are computed row by row with
+the same functions as the row path, and the backward pass is again one product per
+layer:
+
+.. math:: Z = A_{\text{prev}} W + b, \quad dW = A_{\text{prev}}^\top dZ, \quad
+          dA_{\text{prev}} = dZ\, W^\top
+
+Each layer's Z, A, dZ and dA for the block live in flat buffers, as (rows, units)
+matrices one after the other (the layer's offset in the row layout, minus p, times the
+number of rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from gdlab._kernels_rows import (
+    HELPER,
+    activate,
+    activation_backward,
+    output_delta,
+    prefetch_row,
+)
+
+__all__ = ["AHEAD", "BLOCK_MIN", "block_gradient", "gather"]
+
+#: Mini-batches of at least this many rows use the block path (smaller: row by row).
+BLOCK_MIN = 16
+#: How many rows ahead of the current one a gather asks the CPU to prefetch.
+AHEAD = 8
+
+
+@njit(**HELPER)
+def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
+    """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of the buffers."""
+    p, k = X.shape[1], Y.shape[1]
+    for i in range(hi - lo):
+        if lo + i + AHEAD < order.shape[0]:
+            prefetch_row(X, order[lo + i + AHEAD])
+        r = order[lo + i]
+        for j in range(p):
+            Xb[i, j] = X[r, j]
+        for j in range(k):
+            Yb[i, j] = Y[r, j]
+        if w.shape[0] > 0:
+            wb[i] = w[r]
+        if e.shape[0] > 0:
+            eb[i] = e[r]
+
+
+@njit(**HELPER)
+def _flat(buffer, m, p, off, units):
+    """The m × units values of a layer whose row-layout offset is ``off``, row after row."""
+    start = m * (off - p)
+    return buffer[start:start + m * units]
+
+
+@njit(**HELPER)
+def _activate_block(kind, Z, A, m, units):
+    """A = phi(Z) on m rows of ``units`` values (softmax row by row, others at once)."""
+    if kind == 2:
+        for i in range(m):
+            activate(kind, Z, A, i * units, units)
+    else:
+        activate(kind, Z, A, 0, m * units)
+
+
+@njit(**HELPER)
+def _product(A_prev, theta, w_off, z, units):
+    """z = A_prev W (flat, m × units). One unit: a dot product per row (BLAS would pack)."""
+    m, n_in = A_prev.shape
+    if units == 1:
+        for i in range(m):
+            s = 0.0
+            for k in range(n_in):
+                s += A_prev[i, k] * theta[w_off + k]
+            z[i] = s
+        return
+    W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
+    np.dot(A_prev, W, z.reshape((m, units)))
+
+
+@njit(**HELPER)
+def _weight_gradient(A_prev, dz, grad, w_off, units):
+    """grad[W] += A_prevᵀ dz (dz flat, m × units)."""
+    m, n_in = A_prev.shape
+    if units == 1:
+        g = grad[w_off:w_off + n_in]
+        for i in range(m):
+            d = dz[i]
+            for k in range(n_in):
+                g[k] += A_prev[i, k] * d
+        return
+    dW = np.dot(A_prev.T, dz.reshape((m, units)))
+    for k in range(n_in):
+        for j in range(units):
+            grad[w_off + k * units + j] += dW[k, j]
+
+
+@njit(**HELPER)
+def _forward(Xb, theta, layout, acts, fused, Zf, Af):
+    """Z = A_prev W + b and A = phi(Z) for every layer, on the whole block.
+
+    With a fused loss the output layer's A is not needed (the loss reads Z) and is skipped.
+    """
+    m, p = Xb.shape
+    last = layout.shape[0] - 1
+    for layer in range(last + 1):
+        n_in, units, w_off, b_off, off, prev = layout[layer]
+        z = _flat(Zf, m, p, off, units)
+        A_prev = Xb if layer == 0 else _flat(Af, m, p, prev, n_in).reshape((m, n_in))
+        _product(A_prev, theta, w_off, z, units)
+        if b_off >= 0:
+            for i in range(m):
+                for j in range(units):
+                    z[i * units + j] += theta[b_off + j]
+        if layer < last or not fused:
+            _activate_block(acts[layer], z, _flat(Af, m, p, off, units), m, units)
+
+
+@njit(nogil=True, **HELPER)
+def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fused, power,
+                   grad, Zf, Af, dZf, dAf):
+    r"""Forward, loss and backward of a block; ``grad += Σ_i share_i ∇L_i``; return Σ share-weighted L_i.
+
+    Rows are weighted by :math:`w_i / \sum w` (``wb`` not empty) or :math:`1/n`; the
+    return value is the weighted loss sum, or the plain sum without weights.
+    """  # noqa: E501
+    m, p = Xb.shape
+    _forward(Xb, theta, layout, acts, fused, Zf, Af)
+    last = layout.shape[0] - 1
+    units, out = layout[last, 1], layout[last, 4]
+    z, a = _flat(Zf, m, p, out, units), _flat(Af, m, p, out, units)
+    dz, da = _flat(dZf, m, p, out, units), _flat(dAf, m, p, out, units)
+    weighted = wb.shape[0] > 0
+    total = 0.0
+    for i in range(m):
+        share = wb[i] / total_weight if weighted else 1.0 / total_weight
+        e_i = eb[i] if eb.shape[0] > 0 else 1.0
+        per_row = output_delta(loss, fused, acts[last], Yb[i], z, a, da, dz, i * units,
+                               units, e_i, power, share)
+        total += share * per_row if weighted else per_row
+    for layer in range(last, -1, -1):
+        n_in, units, w_off, b_off, off, prev = layout[layer]
+        dz = _flat(dZf, m, p, off, units)
+        A_prev = Xb if layer == 0 else _flat(Af, m, p, prev, n_in).reshape((m, n_in))
+        _weight_gradient(A_prev, dz, grad, w_off, units)
+        if b_off >= 0:
+            for i in range(m):
+                for j in range(units):
+                    grad[b_off + j] += dz[i * units + j]
+        if layer > 0:
+            W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
+            da = _flat(dAf, m, p, prev, n_in)
+            np.dot(dz.reshape((m, units)), W.T, da.reshape((m, n_in)))
+            kind = acts[layer - 1]
+            z, a, dz = _flat(Zf, m, p, prev, n_in), _flat(Af, m, p, prev, n_in), _flat(
+                dZf, m, p, prev, n_in)
+            if kind == 2:
+                for i in range(m):
+                    activation_backward(kind, z, a, da, dz, i * n_in, n_in)
+            else:
+                activation_backward(kind, z, a, da, dz, 0, m * n_in)
+    return total
