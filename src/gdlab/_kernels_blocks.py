@@ -22,6 +22,7 @@ from numba import njit
 
 from gdlab._kernels_rows import (
     HELPER,
+    NO_NRT,
     activate,
     activation_backward,
     output_delta,
@@ -36,7 +37,7 @@ BLOCK_MIN = 16
 AHEAD = 8
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
     """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of the buffers."""
     p, k = X.shape[1], Y.shape[1]
@@ -61,7 +62,7 @@ def _flat(buffer, m, p, off, units):
     return buffer[start:start + m * units]
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _activate_block(kind, Z, A, m, units):
     """A = phi(Z) on m rows of ``units`` values (softmax row by row, others at once)."""
     if kind == 2:

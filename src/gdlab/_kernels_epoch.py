@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
-from gdlab._kernels_rows import HELPER, prefetch_row, row_gradient
+from gdlab._kernels_rows import HELPER, NO_NRT, prefetch_row, row_gradient
 
 __all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
 
@@ -31,7 +31,7 @@ BLOCK_ROWS = 2048
 AHEAD = 8
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _learning_rate(sched, step):
     """η at global step ``step``, as :mod:`gdlab.schedules` computes it."""
     kind, eta0 = sched[0], sched[1]
@@ -47,7 +47,7 @@ def _learning_rate(sched, step):
     return eta0 / (1.0 + factor * exponent)
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _update(opt, hyper, grad, theta, s1, s2, t, eta):
     """θ += Δθ by the optimizer's rule (:mod:`gdlab.optimizers`); return Adam's new t."""
     if opt == 0:
@@ -78,7 +78,7 @@ def _update(opt, hyper, grad, theta, s1, s2, t, eta):
     return t
 
 
-@njit(nogil=True, **HELPER)
+@njit(nogil=True, **NO_NRT)
 def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
           grad, buffers):
     """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw)."""
@@ -146,7 +146,7 @@ def block_gradients(X, Y, w, e, order, in_order, lo, hi, total_weight, theta, la
             fused, power, partial[block], Zf[:size], Af[:size], dZf[:size], dAf[:size])
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _finite_sum_of_squares(grad, layer_end, grad_sq):
     """Add each layer's squared gradient norm to grad_sq; False if any entry is not finite."""
     check = 0.0
@@ -161,7 +161,7 @@ def _finite_sum_of_squares(grad, layer_end, grad_sq):
     return check == 0.0
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, layer_end, opt,
             hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq):
     """Record the step; update θ unless the loss or gradient is not finite. (ok, t)."""

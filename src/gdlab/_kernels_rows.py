@@ -25,9 +25,12 @@ from numba.core.extending import intrinsic
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
 HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True, "forceinline": True}
+#: ... and without reference counting, for functions that only read and write arrays they
+#: are given (views included): no atomic increments on the per-row path.
+NO_NRT = {**HELPER, "_nrt": False}
 
-__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "activate", "activation_backward", "output_delta",
-           "prefetch_row", "row_gradient"]
+__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "NO_NRT", "activate", "activation_backward",
+           "output_delta", "prefetch_row", "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
@@ -55,7 +58,7 @@ def _prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def prefetch_row(X, r):
     """Prefetch row r of the C-ordered X (every 64-byte line): shuffled rows come from RAM."""
     p = X.shape[1]
@@ -64,13 +67,13 @@ def prefetch_row(X, r):
     _prefetch(X, r * p + p - 1)
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _sigmoid(z):
     E = math.exp(-abs(z))  # in (0, 1]: never overflows
     return 1.0 / (1.0 + E) if z >= 0 else E / (1.0 + E)
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _softplus_sigmoid(z):
     """(log(1 + e^z), sigma(z)) from one exp: as numpy.logaddexp(0, z) and gdlab's sigmoid."""
     E = math.exp(-abs(z))  # exp(z) for z < 0, exp(-z) for z > 0
@@ -82,7 +85,7 @@ def _softplus_sigmoid(z):
     return z + math.log1p(E), sigma
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def activate(kind, Z, A, off, units):
     """A = phi(Z) on one row's segment [off, off + units)."""
     if kind == 2:  # softmax: subtract the row maximum before exp
@@ -110,7 +113,7 @@ def activate(kind, Z, A, off, units):
             A[j] = math.exp(z)
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def activation_backward(kind, Z, A, dA, dZ, off, units):
     """dZ = dA * phi'(Z) on one segment (softmax: A * (dA - sum(dA * A)))."""
     if kind == 2:
@@ -133,7 +136,7 @@ def activation_backward(kind, Z, A, dA, dZ, off, units):
             dZ[j] = dA[j] * A[j]
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _linear(a_prev, theta, w_off, units, z):
     """z = a_prev W (W = θ[w_off:], row-major (inputs, units)); sums over inputs in order."""
     if units == 1:  # one unit: a dot product (the same order of additions)
@@ -151,7 +154,7 @@ def _linear(a_prev, theta, w_off, units, z):
             z[j] += a * w_k[j]
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _forward(x, theta, layout, acts, Z, A):
     """Push one row through the layers: Z = A_prev W + b, A = phi(Z)."""
     for k in range(x.shape[0]):
@@ -167,7 +170,7 @@ def _forward(x, theta, layout, acts, Z, A):
         activate(acts[layer], Z, A, off, units)
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _linear_backward(a_prev, dz, theta, w_off, grad, da):
     """dW += a_prevᵀ dz into grad[w_off:]; da = dz Wᵀ (if da is not empty)."""
     units = dz.shape[0]
@@ -184,7 +187,7 @@ def _linear_backward(a_prev, dz, theta, w_off, grad, da):
         da[k] = s
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _deviance(kind, y, mu, log_mu, power):
     """Unit deviance of the log-link losses (Poisson, Gamma, Tweedie)."""
     if kind == 3:
@@ -199,7 +202,7 @@ def _deviance(kind, y, mu, log_mu, power):
                   + math.exp((2 - p) * log_mu) / (2 - p))
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _deviance_dz(kind, y, mu, log_mu, power):
     """mu * dD/dmu: the deviance's derivative with respect to the log-link logit."""
     if kind == 3:
@@ -210,7 +213,7 @@ def _deviance_dz(kind, y, mu, log_mu, power):
     return 2.0 * (math.exp((2 - p) * log_mu) - y * math.exp((1 - p) * log_mu))
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _fused_loss(kind, y, Z, d, off, k, e, power):
     """Per-row loss from the logits; d[off:off+k] = dL/dz (canonical or log link)."""
     total = 0.0
@@ -250,7 +253,7 @@ def _fused_loss(kind, y, Z, d, off, k, e, power):
     return total / k
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def _probability_loss(kind, y, A, d, off, k, e, power):
     """Per-row loss from the outputs A; d[off:off+k] = dL/dA (the generic path)."""
     total = 0.0
@@ -280,7 +283,7 @@ def _probability_loss(kind, y, A, d, off, k, e, power):
     return total / k
 
 
-@njit(**HELPER)
+@njit(**NO_NRT)
 def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale):
     """The row's loss L_i; dZ[out:out+units] = scale * dL_i/dZ of the output layer."""
     if fused:
@@ -293,7 +296,7 @@ def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale)
     return per_row
 
 
-@njit(nogil=True, **HELPER)
+@njit(nogil=True, **NO_NRT)
 def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ, dA):
     r"""Forward, loss and backward of one row; ``grad += scale * dL_i/dθ``; return L_i.
 
