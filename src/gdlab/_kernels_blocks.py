@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from gdlab._kernels_rows import (
+    AHEAD,
     HELPER,
     NO_NRT,
     activate,
@@ -29,12 +30,10 @@ from gdlab._kernels_rows import (
     prefetch_row,
 )
 
-__all__ = ["AHEAD", "BLOCK_MIN", "block_gradient", "gather"]
+__all__ = ["BLOCK_MIN", "block_gradient", "gather"]
 
 #: Mini-batches of at least this many rows use the block path (smaller: row by row).
 BLOCK_MIN = 16
-#: How many rows ahead of the current one a gather asks the CPU to prefetch.
-AHEAD = 8
 
 
 @njit(**NO_NRT)

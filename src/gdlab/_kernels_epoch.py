@@ -1,13 +1,14 @@
 r"""The compiled executor's epoch loop: batches, learning-rate schedule, update rule (numba).
 
 :func:`run_epoch` runs a whole epoch in one call: for each batch of the given row order
-it computes the loss and the gradient (:func:`gdlab._kernels_rows.row_gradient`, row by
-row, reading X in place), checks that both are finite, and applies the optimizer's rule
-to θ in place. A batch of more than :data:`BLOCK_ROWS` rows (a full batch) is one pass
-over X in fixed blocks of rows: :func:`block_gradients` releases the GIL, so threads run
-ranges of blocks on all cores, and the caller adds the blocks' partial sums in block
-order, so the result does not depend on the number of threads (same seed, same result,
-bit for bit).
+it computes the loss and the gradient (row by row, reading X in place, with
+:func:`gdlab._kernels_rows.row_gradient`; or, from :data:`BLOCK_MIN` rows on, as one
+block with :func:`gdlab._kernels_blocks.block_gradient`), checks that both are finite,
+and applies the optimizer's rule to θ in place. A batch of more than :data:`BLOCK_ROWS`
+rows (a full batch) is one pass over X in fixed blocks of rows: :func:`block_gradients`
+releases the GIL, so threads run ranges of blocks on all cores, and the caller adds the
+blocks' partial sums in block order, so the result does not depend on the number of
+threads (same seed, same result, bit for bit).
 
 Codes: optimizer 0 SGD, 1 momentum, 2 Nesterov, 3 Adam, 4 RMSprop; schedule 0 constant,
 1 step, 2 exponential, 3 inverse time (``sched = [kind, η₀, steps, factor, staircase]``).
@@ -21,14 +22,12 @@ import numpy as np
 from numba import njit
 
 from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
-from gdlab._kernels_rows import HELPER, NO_NRT, prefetch_row, row_gradient
+from gdlab._kernels_rows import AHEAD, HELPER, NO_NRT, prefetch_row, row_gradient
 
 __all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
 
 #: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
 BLOCK_ROWS = 2048
-#: How many rows ahead of the current one the loop asks the CPU to prefetch.
-AHEAD = 8
 
 
 @njit(**NO_NRT)

@@ -24,12 +24,17 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
-HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True, "forceinline": True}
-#: ... and without reference counting, for functions that only read and write arrays they
-#: are given (views included): no atomic increments on the per-row path.
+#: Inlined into their callers (no calls per row).
+HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+          "forceinline": True}
+#: ... and without reference counting, for functions that only read and write the arrays
+#: they are given (views included): no atomic increments per row.
 NO_NRT = {**HELPER, "_nrt": False}
+#: How many rows ahead of the current one the loops ask the CPU to prefetch (shuffled rows
+#: come from RAM; 24 rows hide its latency on the machines we measured).
+AHEAD = 24
 
-__all__ = ["ACTIVATIONS", "HELPER", "LOSSES", "NO_NRT", "activate", "activation_backward",
+__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LOSSES", "NO_NRT", "activate", "activation_backward",
            "output_delta", "prefetch_row", "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).

@@ -3,13 +3,15 @@ r"""The compiled executor: whole epochs of the reference executor's math, in num
 ``fit(..., executor="compiled")`` (or ``"auto"``, the default, when no trace or
 per-step callback needs Python between steps) runs each epoch with one call into
 compiled code. The math is that of :mod:`gdlab.network`, :mod:`gdlab.losses`,
-:mod:`gdlab.activations`, :mod:`gdlab.optimizers` and :mod:`gdlab.schedules`, row by
-row (:mod:`gdlab._kernels_rows`) and step by step (:mod:`gdlab._kernels_epoch`):
+:mod:`gdlab.activations`, :mod:`gdlab.optimizers` and :mod:`gdlab.schedules`, written
+row by row (:mod:`gdlab._kernels_rows`), block by block (:mod:`gdlab._kernels_blocks`)
+and step by step (:mod:`gdlab._kernels_epoch`):
 
 * the epoch's row order is drawn in Python by the same generator as the reference
   executor, so both visit the same batches;
-* a batch is read from X in place through that order (X is never copied), into
-  buffers allocated once per epoch;
+* X is never copied: small batches (fewer than 16 rows) are read from X in place, row by
+  row; larger ones are gathered into a buffer allocated once per epoch and go through
+  each layer as one matrix product; the next rows are prefetched from memory;
 * θ is the model's own flat vector, updated in place; the optimizer state is copied in
   and out once per epoch;
 * a full batch (and any batch of more than :data:`BLOCK_ROWS` rows) is one pass over X
@@ -18,8 +20,8 @@ row (:mod:`gdlab._kernels_rows`) and step by step (:mod:`gdlab._kernels_epoch`):
 
 The two executors agree to about 1e-12 in float64 (``tests/test_executors_agree.py``);
 they differ only in the order of floating-point sums. Compiled functions are cached on
-disk (``cache=True``): the first fit in a new environment compiles for a few seconds,
-later processes load the cache.
+disk (``cache=True``): the first fit in a new environment compiles (tens of seconds on a
+busy 2-core machine: see ``docs/benchmarks.md``), later processes load the cache.
 
 Examples
 --------
