@@ -5,7 +5,9 @@ import re
 from benchmarks import peers, suite
 
 
-def test_smoke_run_writes_a_report(tmp_path):
+def test_smoke_run_writes_a_report(tmp_path, monkeypatch):
+    # the optional peers (PyTorch, Keras) are left out here: their import alone takes seconds
+    monkeypatch.setattr(peers, "available", lambda: {"pytorch": False, "keras": False})
     out = suite.main(["--smoke", "--quiet", "--out", str(tmp_path / "benchmarks.md")])
     text = out.read_text(encoding="utf-8")
     for heading in ("## Machine", "## Targets (issue 7)", "## Reference executor vs the "

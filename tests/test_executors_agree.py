@@ -252,3 +252,15 @@ def test_unsupported_models_fall_back_or_refuse():
     model.fit(X, y, epochs=1, verbose=0)  # auto: the reference executor
     with pytest.raises(ValueError, match="float64"):
         model.fit(X, y, epochs=1, verbose=0, executor="compiled")
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 20, "full"])
+def test_rows_that_weigh_nothing_agree(batch_size):
+    """Batches whose rows all weigh 0 contribute loss 0 and gradient 0 in both executors."""
+    rng = np.random.default_rng(6)
+    X, y = _data(40, 3, 1, "binary", rng)
+    w = np.where(np.arange(40) % 4 < 2, 0.0, rng.uniform(0.5, 1.5, size=40))
+    models, histories = _fit_both(
+        lambda: _build("tanh", "sigmoid", 1, "binary_crossentropy", gd.SGD(0.1)), X, y,
+        batch_size=batch_size, epochs=2, seed=0, sample_weight=w, shuffle=False)
+    _assert_agree(models, histories)

@@ -22,8 +22,8 @@ from numba import njit
 
 from gdlab._kernels_rows import (
     AHEAD,
-    HELPER,
     NO_NRT,
+    PER_BLOCK,
     activate,
     activation_backward,
     output_delta,
@@ -54,7 +54,7 @@ def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
             eb[i] = e[r]
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _flat(buffer, m, p, off, units):
     """The m × units values of a layer whose row-layout offset is ``off``, row after row."""
     start = m * (off - p)
@@ -71,7 +71,7 @@ def _activate_block(kind, Z, A, m, units):
         activate(kind, Z, A, 0, m * units)
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _product(A_prev, theta, w_off, z, units):
     """z = A_prev W (flat, m × units). One unit: a dot product per row (BLAS would pack)."""
     m, n_in = A_prev.shape
@@ -86,7 +86,7 @@ def _product(A_prev, theta, w_off, z, units):
     np.dot(A_prev, W, z.reshape((m, units)))
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _weight_gradient(A_prev, dz, grad, w_off, units):
     """grad[W] += A_prevᵀ dz (dz flat, m × units)."""
     m, n_in = A_prev.shape
@@ -103,7 +103,7 @@ def _weight_gradient(A_prev, dz, grad, w_off, units):
             grad[w_off + k * units + j] += dW[k, j]
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _forward(Xb, theta, layout, acts, fused, Zf, Af):
     """Z = A_prev W + b and A = phi(Z) for every layer, on the whole block.
 
@@ -124,7 +124,7 @@ def _forward(Xb, theta, layout, acts, fused, Zf, Af):
             _activate_block(acts[layer], z, _flat(Af, m, p, off, units), m, units)
 
 
-@njit(nogil=True, **HELPER)
+@njit(nogil=True, **PER_BLOCK)
 def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fused, power,
                    grad, Zf, Af, dZf, dAf):
     r"""Forward, loss and backward of a block; ``grad += Σ_i share_i ∇L_i``; return Σ share-weighted L_i.
@@ -139,9 +139,11 @@ def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fuse
     z, a = _flat(Zf, m, p, out, units), _flat(Af, m, p, out, units)
     dz, da = _flat(dZf, m, p, out, units), _flat(dAf, m, p, out, units)
     weighted = wb.shape[0] > 0
+    # rows that all weigh 0 contribute nothing (as in network.py)
+    scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
     total = 0.0
     for i in range(m):
-        share = wb[i] / total_weight if weighted else 1.0 / total_weight
+        share = wb[i] / total_weight if weighted and scale > 0.0 else scale
         e_i = eb[i] if eb.shape[0] > 0 else 1.0
         per_row = output_delta(loss, fused, acts[last], Yb[i], z, a, da, dz, i * units,
                                units, e_i, power, share)

@@ -1,10 +1,11 @@
 r"""The compiled executor's epoch loop: batches, learning-rate schedule, update rule (numba).
 
-:func:`run_epoch` runs a whole epoch in one call: for each batch of the given row order
-it computes the loss and the gradient (row by row, reading X in place, with
-:func:`gdlab._kernels_rows.row_gradient`; or, from :data:`BLOCK_MIN` rows on, as one
-block with :func:`gdlab._kernels_blocks.block_gradient`), checks that both are finite,
-and applies the optimizer's rule to θ in place. A batch of more than :data:`BLOCK_ROWS`
+:func:`run_epoch_rows` and :func:`run_epoch_blocks` run a whole epoch in one call: for
+each batch of the given row order they compute the loss and the gradient (row by row,
+reading X in place, with :func:`gdlab._kernels_rows.row_gradient`; or, from
+:data:`BLOCK_MIN` rows on, as one block with
+:func:`gdlab._kernels_blocks.block_gradient`), check that both are finite, and apply the
+optimizer's rule to θ in place. A batch of more than :data:`BLOCK_ROWS`
 rows (a full batch) is one pass over X in fixed blocks of rows: :func:`block_gradients`
 releases the GIL, so threads run ranges of blocks on all cores, and the caller adds the
 blocks' partial sums in block order, so the result does not depend on the number of
@@ -22,9 +23,16 @@ import numpy as np
 from numba import njit
 
 from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
-from gdlab._kernels_rows import AHEAD, HELPER, NO_NRT, prefetch_row, row_gradient
+from gdlab._kernels_rows import (
+    AHEAD,
+    NO_NRT,
+    PER_BLOCK,
+    glm_row_gradient,
+    prefetch_row,
+    row_gradient,
+)
 
-__all__ = ["BLOCK_ROWS", "block_gradients", "run_epoch"]
+__all__ = ["BLOCK_MIN", "BLOCK_ROWS", "block_gradients", "run_epoch_blocks", "run_epoch_rows"]
 
 #: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
 BLOCK_ROWS = 2048
@@ -85,6 +93,7 @@ def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fu
     # the unweighted row's share of the batch mean; rows that all weigh 0 contribute
     # nothing (as in network.py)
     scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
+    glm = layout.shape[0] == 1 and layout[0, 1] == 1
     total = 0.0
     for i in range(lo, hi):
         if i + AHEAD < order.shape[0]:
@@ -92,13 +101,17 @@ def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fu
         r = order[i]
         share = w[r] / total_weight if w.shape[0] > 0 and scale > 0.0 else scale
         e_r = e[r] if e.shape[0] > 0 else 1.0
-        per_row = row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss, fused,
-                               power, grad, Z, A, dZ, dA)
+        if glm:  # one layer of one unit: the same math without the layer loop
+            per_row = glm_row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss,
+                                       fused, power, grad, Z, A, dZ, dA)
+        else:
+            per_row = row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss, fused,
+                                   power, grad, Z, A, dZ, dA)
         total += share * per_row if w.shape[0] > 0 else per_row
     return total
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _block_buffers(rows, X, Y, layout):
     """Buffers of the block path for up to ``rows`` rows: Xb, Yb, wb, eb, Z, A, dZ, dA."""
     size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
@@ -106,7 +119,7 @@ def _block_buffers(rows, X, Y, layout):
             np.empty(rows), np.empty(size), np.empty(size), np.empty(size), np.empty(size))
 
 
-@njit(**HELPER)
+@njit(**PER_BLOCK)
 def _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
            grad, buffers):
     """The rows order[lo:hi] by the block path (gathered into the buffers first)."""
@@ -174,40 +187,61 @@ def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, laye
     return True, _update(opt, hyper, grad, theta, s1, s2, t, eta)
 
 
-@njit(cache=True)
-def run_epoch(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss, fused,
-              power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta, batch_weight,
-              grad_sq):
-    """One epoch of steps of at most BLOCK_ROWS rows; return (diverged step or -1, Adam's t).
+@njit(**NO_NRT)
+def _batch_weight(w, order, lo, hi):
+    """The batch's rows, or the sum of their sample weights."""
+    if w.shape[0] == 0:
+        return float(hi - lo)
+    total_weight = 0.0
+    for i in range(lo, hi):
+        total_weight += w[order[i]]
+    return total_weight
 
-    Fills ``step_loss``, ``step_eta``, ``batch_weight`` per step and adds each layer's
-    squared gradient norms to ``grad_sq``. On a non-finite loss or gradient the epoch
-    stops before the update: θ keeps its value before that step.
+
+@njit(cache=True)
+def run_epoch_rows(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss, fused,
+                   power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta,
+                   batch_weight, grad_sq):
+    """One epoch of batches of fewer than BLOCK_MIN rows, row by row.
+
+    Returns (index of a diverged step or -1, Adam's t). Fills ``step_loss``, ``step_eta``,
+    ``batch_weight`` per step and adds each layer's squared gradient norms to
+    ``grad_sq``. On a non-finite loss or gradient the epoch stops before the update: θ
+    keeps its value before that step. (Two entry points, this one and
+    :func:`run_epoch_blocks`, so that a fit compiles only the path it uses.)
     """
-    n = order.shape[0]
     grad = np.empty(theta.shape[0])
     buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
-    blocks = _block_buffers(batch_size if batch_size >= BLOCK_MIN else 1, X, Y, layout)
-    weighted = w.shape[0] > 0
     for index in range(step_loss.shape[0]):
-        lo = index * batch_size
-        hi = min(lo + batch_size, n)
-        eta = _learning_rate(sched, step0 + index)
-        total_weight = float(hi - lo)
-        if weighted:
-            total_weight = 0.0
-            for i in range(lo, hi):
-                total_weight += w[order[i]]
+        lo, hi = index * batch_size, min((index + 1) * batch_size, order.shape[0])
+        total_weight = _batch_weight(w, order, lo, hi)
         grad[:] = 0.0
-        if batch_size >= BLOCK_MIN:
-            value = _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
-                           fused, power, grad, blocks)
-        else:
-            value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
-                          fused, power, grad, buffers)
-        ok, t = _finish(index, value, hi - lo, weighted, total_weight, eta, grad, theta,
-                        layer_end, opt, hyper, s1, s2, t, step_loss, step_eta, batch_weight,
-                        grad_sq)
+        value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
+                      fused, power, grad, buffers)
+        ok, t = _finish(index, value, hi - lo, w.shape[0] > 0, total_weight,
+                        _learning_rate(sched, step0 + index), grad, theta, layer_end, opt,
+                        hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq)
+        if not ok:
+            return index, t
+    return -1, t
+
+
+@njit(cache=True)
+def run_epoch_blocks(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss,
+                     fused, power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta,
+                     batch_weight, grad_sq):
+    """:func:`run_epoch_rows` for batches of BLOCK_MIN to BLOCK_ROWS rows, block by block."""
+    grad = np.empty(theta.shape[0])
+    blocks = _block_buffers(batch_size, X, Y, layout)
+    for index in range(step_loss.shape[0]):
+        lo, hi = index * batch_size, min((index + 1) * batch_size, order.shape[0])
+        total_weight = _batch_weight(w, order, lo, hi)
+        grad[:] = 0.0
+        value = _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
+                       fused, power, grad, blocks)
+        ok, t = _finish(index, value, hi - lo, w.shape[0] > 0, total_weight,
+                        _learning_rate(sched, step0 + index), grad, theta, layer_end, opt,
+                        hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq)
         if not ok:
             return index, t
     return -1, t

@@ -24,9 +24,9 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
-#: Inlined into their callers (no calls per row).
-HELPER = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
-          "forceinline": True}
+PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+#: ... for functions called per row or per step: inlined into their callers.
+HELPER = {**PER_BLOCK, "forceinline": True}
 #: ... and without reference counting, for functions that only read and write the arrays
 #: they are given (views included): no atomic increments per row.
 NO_NRT = {**HELPER, "_nrt": False}
@@ -34,8 +34,9 @@ NO_NRT = {**HELPER, "_nrt": False}
 #: come from RAM; 24 rows hide its latency on the machines we measured).
 AHEAD = 24
 
-__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LOSSES", "NO_NRT", "activate", "activation_backward",
-           "output_delta", "prefetch_row", "row_gradient"]
+__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LOSSES", "NO_NRT", "PER_BLOCK", "activate",
+           "activation_backward", "glm_row_gradient", "output_delta", "prefetch_row",
+           "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
@@ -298,6 +299,29 @@ def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale)
         activation_backward(act, Z, A, dA, dZ, out, units)
     for j in range(out, out + units):
         dZ[j] = dZ[j] * scale
+    return per_row
+
+
+@njit(nogil=True, **NO_NRT)
+def glm_row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ,
+                     dA):
+    """:func:`row_gradient` for one Dense layer of one unit (a GLM), without the layer loop.
+
+    z = x·w (+ b); the loss and dL/dz as for any network; grad[w] += x dz, grad[b] += dz.
+    """
+    b_off = layout[0, 3]
+    z = 0.0
+    for k in range(x.shape[0]):
+        z += x[k] * theta[k]
+    Z[0] = z + theta[b_off] if b_off >= 0 else z
+    if not fused:
+        activate(acts[0], Z, A, 0, 1)
+    per_row = output_delta(loss, fused, acts[0], y, Z, A, dA, dZ, 0, 1, e, power, scale)
+    d = dZ[0]
+    for k in range(x.shape[0]):
+        grad[k] += x[k] * d
+    if b_off >= 0:
+        grad[b_off] += d
     return per_row
 
 

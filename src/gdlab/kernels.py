@@ -44,7 +44,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gdlab import activations, losses, optimizers, schedules
-from gdlab._kernels_epoch import BLOCK_ROWS, block_gradients, run_epoch
+from gdlab._kernels_epoch import (
+    BLOCK_MIN,
+    BLOCK_ROWS,
+    block_gradients,
+    run_epoch_blocks,
+    run_epoch_rows,
+)
 from gdlab._kernels_rows import ACTIVATIONS, LOSSES
 
 FloatArray = NDArray[np.floating]
@@ -184,6 +190,7 @@ class Executor:
             t, s1, s2 = state.t, state.m.copy(), state.v.copy()
         else:
             t, s1, s2 = 0, state[0].copy(), np.empty(0)
+        run_epoch = run_epoch_blocks if batch_size >= BLOCK_MIN else run_epoch_rows
         diverged, t = run_epoch(
             self.X, self.Y, self.w, self.e, order, batch_size, model._theta, self.layout,
             self.layer_end, self.acts, self.loss, self.fused, self.power, code, hyper, s1, s2,
