@@ -225,19 +225,22 @@ NOTES = """## Why the missed targets are missed (analysis, 2026-11-26)
   product, then Xᵀ dZ from the L2 cache) and every row needs an `exp` and a `log1p`
   (≈ 50–80 ns per row on one core). The two threads give less than 2× on this shared
   machine (other jobs used about one core during the run).
-- **Compile time.** numba types and optimises one generic kernel (all activations,
-  losses, optimizers, schedules; the row and the block paths); its helpers are inlined
-  and run without reference counting, which makes the row path about 2.5× faster but
-  gives LLVM large functions to optimise. Next steps: compile only the path a fit needs
-  (row or block), or ship the numba cache in the wheel.
+- **Compile time.** A fit compiles only the path it uses (row by row below 16 rows, block
+  by block up to 2,048, threaded blocks above), but each path is one generic kernel for
+  all activations, losses, optimizers and schedules, chosen by integer codes; its helpers
+  are inlined and run without reference counting, which makes the row path about 2.5×
+  faster and gives numba's typing and LLVM large functions to work through (≈ 10–15 s
+  per path here). Next steps: ship the numba cache in the wheel, or smaller kernels per
+  loss family.
 - **Reference executor (issue 2).** Per step it does more than the hand loop: it keeps
   the caches a trace needs, computes the loss and its gradient by separate calls
-  (`logaddexp`, then the sigmoid again), saves θ for the divergence check, checks the
-  gradient is finite and adds the per-layer gradient norms; at full batch the MLP's
+  (`logaddexp`, then the sigmoid again), checks that the gradient is finite and adds
+  the per-layer gradient norms; at full batch the MLP's
   (n, 32) temporaries (Z, A, dZ, dA, ReLU masks) are fresh allocations. On this shared
-  machine the measured overhead moves a lot between runs (this run −5 % to +57 %; an
-  earlier one +6 % to +301 %). The compiled executor, which `fit` uses by default, is
-  the fast path; the reference stays the readable one.
+  machine the measured overhead moves a lot between runs (+20 % to +79 % in the run
+  that wrote this page; −5 % to +57 % and +6 % to +301 % in two earlier runs). The
+  compiled executor, which `fit` uses by default, is the fast path; the reference stays
+  the readable one.
 """
 
 
