@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
 
 from gdlab._checks import check_choice
 
@@ -68,7 +69,7 @@ class Linear(Activation):
     name = "linear"
 
     def forward(self, Z: FloatArray) -> FloatArray:
-        return np.array(Z, dtype=float, copy=True)
+        return np.asarray(Z, dtype=float)  # Z is the layer's own new array
 
     def derivative(self, Z: FloatArray) -> FloatArray:
         return np.ones_like(Z, dtype=float)
@@ -82,18 +83,16 @@ def sigmoid(Z: FloatArray) -> FloatArray:
 
     .. math:: \sigma(z) = \frac{1}{1 + e^{-z}}
 
-    For :math:`z < 0` it uses the equal form :math:`e^{z} / (1 + e^{z})`, so ``exp`` only
-    ever sees non-positive arguments.
+    Computed by :func:`scipy.special.expit`, which uses the equal form
+    :math:`e^{z} / (1 + e^{z})` for :math:`z < 0`, so ``exp`` never overflows (and it is
+    one compiled pass over ``Z``).
 
     Examples
     --------
     >>> sigmoid(np.array([-5.0, 0.0, 1.0, 7.0])).round(5).tolist()
     [0.00669, 0.5, 0.73106, 0.99909]
     """
-    Z = np.asarray(Z, dtype=float)
-    E = np.exp(-np.abs(Z))  # in (0, 1]: never overflows
-    D = 1.0 + E
-    return np.where(Z >= 0, 1.0 / D, E / D)
+    return expit(np.asarray(Z, dtype=float))
 
 
 class Sigmoid(Activation):
@@ -176,7 +175,7 @@ class ReLU(Activation):
         return (np.asarray(Z) > 0).astype(float)
 
     def backward(self, Z: FloatArray, A: FloatArray, dA: FloatArray) -> FloatArray:
-        return np.where(Z > 0, dA, 0.0)
+        return dA * (Z > 0)
 
 
 class Tanh(Activation):

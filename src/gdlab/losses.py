@@ -83,6 +83,11 @@ def batch_mean(per_row: FloatArray, sample_weight: FloatArray | None = None) -> 
     return float(np.dot(sample_weight, per_row) / total) if total > 0 else 0.0
 
 
+def _row_mean(M: FloatArray) -> FloatArray:
+    """The mean of each row of M (n, k): a view of the one column when k = 1 (no reduction)."""
+    return M[:, 0] if M.shape[1] == 1 else M.sum(axis=1) / M.shape[1]
+
+
 def _log_mu(Z: FloatArray, exposure: FloatArray | None) -> FloatArray:
     """log mu = z + log e for the log link with exposure."""
     return Z if exposure is None else Z + np.log(exposure)[:, None]
@@ -172,7 +177,7 @@ class MeanSquaredError(Loss):
 
     def value(self, y_true, y_pred, *, exposure=None):
         R = _exposure(exposure) * y_pred - y_true
-        return (R * R).sum(axis=1) / R.shape[1]  # the row mean, without np.mean's overhead
+        return _row_mean(R * R)
 
     def gradient(self, y_true, y_pred, *, exposure=None):
         e = _exposure(exposure)
@@ -220,7 +225,7 @@ class BinaryCrossentropy(Loss):
 
     def value_from_logits(self, y_true, Z, *, exposure=None):
         # softplus(z) - y z: log(1 + e^z) computed as logaddexp(0, z), exact for any z
-        return (np.logaddexp(0.0, Z) - y_true * Z).sum(axis=1) / Z.shape[1]
+        return _row_mean(np.logaddexp(0.0, Z) - y_true * Z)
 
     def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
         return ((sigmoid(Z) if A is None else A) - y_true) / y_true.shape[1]
@@ -341,7 +346,7 @@ class _LogLinkLoss(Loss):
         mu = _exposure(exposure) * y_pred
         with np.errstate(divide="ignore"):
             log_mu = np.log(mu)
-        return np.mean(self._deviance(y_true, mu, log_mu), axis=1)
+        return _row_mean(self._deviance(y_true, mu, log_mu))
 
     def gradient(self, y_true, y_pred, *, exposure=None):
         mu = _exposure(exposure) * y_pred
@@ -354,7 +359,7 @@ class _LogLinkLoss(Loss):
         log_mu = _log_mu(Z, exposure)
         with np.errstate(over="ignore"):
             mu = np.exp(log_mu)
-        return np.mean(self._deviance(y_true, mu, log_mu), axis=1)
+        return _row_mean(self._deviance(y_true, mu, log_mu))
 
     def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
         log_mu = _log_mu(Z, exposure)  # mu from log mu (not e * A): exact with exposure

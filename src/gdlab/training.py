@@ -130,10 +130,10 @@ class Sequential(Network):
 
     # --- one step ----------------------------------------------------------------------
     def _step(self, batch: _Batch, rows: NDArray[np.intp], *, epoch: int, variant: str,
-              context: BatchContext | None) -> tuple[float, FloatArray, Step | None]:
+              context: BatchContext | None,
+              learning_rate: float) -> tuple[float, FloatArray, Step | None]:
         """Compute the loss and gradient at θ, update θ; return (loss, gradient, Step)."""
         loss, optimizer = self.loss, self.optimizer
-        learning_rate = optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
         result = self.loss_and_gradient(loss, batch.X, batch.Y,  # type: ignore[arg-type]
                                         sample_weight=batch.w, exposure=batch.e)
         state_before = self._opt_state
@@ -160,8 +160,9 @@ class Sequential(Network):
             self._opt_state = self.optimizer.init(self._theta)  # type: ignore[union-attr]
         rows = np.arange(batch.X.shape[0])
         variant = "stochastic" if rows.size == 1 else "batch"
+        learning_rate = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
         _, _, record = self._step(batch, rows, epoch=0, variant=variant,
-                                  context=self._context(batch))
+                                  context=self._context(batch), learning_rate=learning_rate)
         return record  # type: ignore[return-value]
 
     def _context(self, batch: _Batch) -> BatchContext:
@@ -348,9 +349,9 @@ class Sequential(Network):
         for index, rows in enumerate(plan.epoch()):
             batch = data if full else data.take(rows)
             keep = context if len(self.history.trace) < trace_limit else None
-            step_eta[index] = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
+            step_eta[index] = eta = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
             loss, grad, record = self._step(batch, rows, epoch=epoch, variant=plan.variant,
-                                            context=keep)
+                                            context=keep, learning_rate=eta)
             if not (math.isfinite(loss) and np.isfinite(grad).all()):  # θ restored by the report
                 self.step_count -= 1
                 self._report_divergence(epoch, self.step_count, loss, step_eta[index],
