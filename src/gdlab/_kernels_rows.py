@@ -26,7 +26,7 @@ from numba.core.extending import intrinsic
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
 PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 #: ... for functions called per row or per step: inlined into their callers.
-HELPER = {**PER_BLOCK, "forceinline": True}
+HELPER = dict(PER_BLOCK)
 #: ... and without reference counting, for functions that only read and write the arrays
 #: they are given (views included): no atomic increments per row.
 NO_NRT = {**HELPER, "_nrt": False}

@@ -122,6 +122,8 @@ def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer
     parser.add_argument("--features", type=_name_list, metavar="C1,C2,…",
                         help="input columns (default: all but target and exposure)")
     parser.add_argument("--exposure", metavar="COL", help="exposure column (rate models)")
+    parser.add_argument("--categorical", type=_name_list, default=[], metavar="C1,C2,…",
+                        help="numeric columns to one-hot encode as codes (text columns always are)")
     parser.add_argument("--model", default="linear",
                         choices=["linear", "logistic", "softmax", "poisson", "gamma",
                                  "tweedie"], help="the preset (default linear)")
@@ -224,7 +226,7 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
     frame, dropped = check_missing(frame, used, drop_missing=args.drop_missing)
     y, classes = encode_target(frame[args.target], args.model)
     exposure = check_exposure_column(frame[args.exposure]) if args.exposure else None
-    preprocessing = Preprocessor.fit(frame, features)
+    preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
     X = preprocessing.transform(frame)
     return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped)
 

@@ -152,12 +152,19 @@ class Dense:
         A = self.activation.forward(Z)
         return A, DenseCache(A_prev=A_prev, Z=Z, A=A)
 
-    def backward_from_Z(self, dZ: FloatArray, cache: DenseCache, *,
-                        need_dA_prev: bool = True) -> tuple[FloatArray | None, FloatArray,
-                                                            FloatArray | None]:
-        """Given dZ, return (dA_prev, dW, db): the chain rule through ``Z = A_prev W + b``."""
-        dW = cache.A_prev.T @ dZ
-        db = dZ.sum(axis=0) if self.use_bias else None
+    def backward_from_Z(self, dZ: FloatArray, cache: DenseCache, *, need_dA_prev: bool = True,
+                        out: FloatArray | None = None) -> tuple[FloatArray | None, FloatArray,
+                                                                FloatArray | None]:
+        """Given dZ, return (dA_prev, dW, db): the chain rule through ``Z = A_prev W + b``.
+
+        ``out``, if given, is this layer's slice of the network's flat gradient (laid out
+        as θ: dW row-major, then db); dW and db are then computed straight into it (no
+        temporary and copy) and returned as views of it.
+        """
+        n_w = self.W.size
+        dW = np.matmul(cache.A_prev.T, dZ,
+                       out=None if out is None else out[:n_w].reshape(self.W.shape))
+        db = dZ.sum(axis=0, out=None if out is None else out[n_w:]) if self.use_bias else None
         dA_prev = dZ @ self.W.T if need_dA_prev else None
         return dA_prev, dW, db
 

@@ -231,11 +231,9 @@ class Network:
         slices = self._slices
         for index in range(len(self.layers) - 1, -1, -1):
             layer, cache = self.layers[index], caches[index]
-            dA_prev, dW, db = layer.backward_from_Z(dZ, cache, need_dA_prev=index > 0)
-            part = grad[slices[index]]
-            part[:dW.size] = dW.ravel()
-            if db is not None:
-                part[dW.size:] = db
+            # dW and db are written straight into this layer's slice of the gradient
+            dA_prev, _, _ = layer.backward_from_Z(dZ, cache, need_dA_prev=index > 0,
+                                                  out=grad[slices[index]])
             if index > 0:
                 dZ = self.layers[index - 1].delta(dA_prev, caches[index - 1])
         return grad

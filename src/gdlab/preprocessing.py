@@ -129,7 +129,8 @@ def encode_target(series: pd.Series, kind: str,
     if kind in ("logistic", "softmax"):
         return _encode_classes(series, kind, classes)
     if not _is_numeric(series):
-        example = series.iloc[0]
+        text = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
+        example = text.iloc[0] if len(text) else series.iloc[0]
         raise ValueError(
             f"Target column {name!r} holds text (e.g. {example!r}); a {kind} model needs "
             "numbers. Pick a numeric target, or use --model logistic/softmax for classes."
@@ -232,11 +233,18 @@ class Preprocessor:
         self.columns = columns
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, features: list[str]) -> Preprocessor:
+    def fit(cls, frame: pd.DataFrame, features: list[str], *,
+            categorical: list[str] = ()) -> Preprocessor:  # type: ignore[assignment]
         """Learn means, standard deviations and levels from ``frame[features]``.
 
-        Constant and all-missing columns are refused (they carry no information).
+        Text columns are one-hot encoded, and so are the ``categorical`` ones even when
+        they hold numbers (codes such as a district 1–4). Constant and all-missing columns
+        are refused (they carry no information).
         """
+        stray = [name for name in categorical if name not in features]
+        if stray:
+            raise ValueError(f"--categorical names {stray}, which are not among the features "
+                             f"{features[:10]}; list feature columns only.")
         if not features:
             raise ValueError("No feature columns: give at least one with --features.")
         require_columns(frame, features, role="Feature")
@@ -250,7 +258,7 @@ class Preprocessor:
                     f"Column {name!r} is constant ({series.dropna().iloc[0]!r}); it carries "
                     "no information. Drop it from --features."
                 )
-            if _is_numeric(series):
+            if _is_numeric(series) and name not in categorical:
                 x = series.to_numpy(dtype=float)
                 columns.append({"name": str(name), "kind": "numeric",
                                 "mean": float(np.nanmean(x)), "std": float(np.nanstd(x))})
