@@ -158,8 +158,11 @@ def overhead(results) -> list[str]:
     """Issue 2: the reference executor's overhead over the hand-written NumPy loop."""
     lines = ["## Reference executor vs the hand-written NumPy loop (issue 2)", "",
              "Overhead = reference time per row / hand loop time per row − 1 "
-             "(target: under 15 %).", "",
-             "| configuration | reference (s/epoch) | hand NumPy (s/epoch) | overhead |",
+             "(target: under 15 %). Both times are of the epoch alone: for gdlab from "
+             "`on_epoch_begin` to `on_epoch_end` (input validation and the initial-loss "
+             "pass of `fit` excluded; the built-in end-of-epoch callbacks included), for "
+             "the hand loop its loop over the batches.", "",
+             "| configuration | reference (µs/row) | hand NumPy (µs/row) | overhead |",
              "|---|---:|---:|---:|"]
     for config in results:
         if "batch 1" in config and "batch 1" == config.split(", ")[-1]:
@@ -232,13 +235,16 @@ NOTES = """## Why the missed targets are missed (analysis, 2026-11-26)
   faster and gives numba's typing and LLVM large functions to work through (≈ 10–15 s
   per path here). Next steps: ship the numba cache in the wheel, or smaller kernels per
   loss family.
-- **Reference executor (issue 2).** Per step it does more than the hand loop: it keeps
-  the caches a trace needs, computes the loss and its gradient by separate calls
-  (`logaddexp`, then the sigmoid again), checks that the gradient is finite and adds
-  the per-layer gradient norms; at full batch the MLP's
-  (n, 32) temporaries (Z, A, dZ, dA, ReLU masks) are fresh allocations. On this shared
+- **Reference executor (issue 2).** Per step it does a little more than the hand
+  loop: it keeps the caches a trace needs (Z and A of every layer), goes through a
+  few more Python calls (layer, activation, loss, optimizer), and adds the per-layer
+  squared gradient norms (one `reduceat`, which also tells that the gradient is
+  finite); dW and db are computed straight into the flat gradient, and θ is updated by
+  one vector operation where the hand loop does two per layer. On this shared
   machine the measured overhead moves a lot between runs (+20 % to +79 % in the run
-  that wrote this page; −5 % to +57 % and +6 % to +301 % in two earlier runs). The
+  that wrote this page; −5 % to +57 % and +6 % to +301 % in two earlier runs); each
+  tool's runs are timed one after the other, not interleaved, so a burst of load on
+  the machine lands on one tool only. The
   compiled executor, which `fit` uses by default, is the fast path; the reference stays
   the readable one.
 """

@@ -22,8 +22,9 @@ from numba import njit
 
 from gdlab._kernels_rows import (
     AHEAD,
-    NO_NRT,
+    LEAF,
     PER_BLOCK,
+    PER_STEP,
     activate,
     activation_backward,
     output_delta,
@@ -36,7 +37,7 @@ __all__ = ["BLOCK_MIN", "block_gradient", "gather"]
 BLOCK_MIN = 16
 
 
-@njit(**NO_NRT)
+@njit(**PER_STEP)
 def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
     """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of the buffers."""
     p, k = X.shape[1], Y.shape[1]
@@ -54,14 +55,14 @@ def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
             eb[i] = e[r]
 
 
-@njit(**PER_BLOCK)
+@njit(**LEAF)
 def _flat(buffer, m, p, off, units):
     """The m × units values of a layer whose row-layout offset is ``off``, row after row."""
     start = m * (off - p)
     return buffer[start:start + m * units]
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _activate_block(kind, Z, A, m, units):
     """A = phi(Z) on m rows of ``units`` values (softmax row by row, others at once)."""
     if kind == 2:

@@ -25,8 +25,9 @@ from numba import njit
 from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
 from gdlab._kernels_rows import (
     AHEAD,
+    LEAF,
     NO_NRT,
-    PER_BLOCK,
+    PER_STEP,
     glm_row_gradient,
     prefetch_row,
     row_gradient,
@@ -38,7 +39,7 @@ __all__ = ["BLOCK_MIN", "BLOCK_ROWS", "block_gradients", "run_epoch_blocks", "ru
 BLOCK_ROWS = 2048
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _learning_rate(sched, step):
     """η at global step ``step``, as :mod:`gdlab.schedules` computes it."""
     kind, eta0 = sched[0], sched[1]
@@ -54,7 +55,7 @@ def _learning_rate(sched, step):
     return eta0 / (1.0 + factor * exponent)
 
 
-@njit(**NO_NRT)
+@njit(**PER_STEP)
 def _update(opt, hyper, grad, theta, s1, s2, t, eta):
     """θ += Δθ by the optimizer's rule (:mod:`gdlab.optimizers`); return Adam's new t."""
     if opt == 0:
@@ -111,7 +112,7 @@ def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fu
     return total
 
 
-@njit(**PER_BLOCK)
+@njit(**LEAF)
 def _block_buffers(rows, X, Y, layout):
     """Buffers of the block path for up to ``rows`` rows: Xb, Yb, wb, eb, Z, A, dZ, dA."""
     size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
@@ -119,7 +120,7 @@ def _block_buffers(rows, X, Y, layout):
             np.empty(rows), np.empty(size), np.empty(size), np.empty(size), np.empty(size))
 
 
-@njit(**PER_BLOCK)
+@njit(**LEAF)
 def _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
            grad, buffers):
     """The rows order[lo:hi] by the block path (gathered into the buffers first)."""
@@ -158,7 +159,7 @@ def block_gradients(X, Y, w, e, order, in_order, lo, hi, total_weight, theta, la
             fused, power, partial[block], Zf[:size], Af[:size], dZf[:size], dAf[:size])
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _finite_sum_of_squares(grad, layer_end, grad_sq):
     """Add each layer's squared gradient norm to grad_sq; False if any entry is not finite."""
     check = 0.0
@@ -173,7 +174,7 @@ def _finite_sum_of_squares(grad, layer_end, grad_sq):
     return check == 0.0
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, layer_end, opt,
             hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq):
     """Record the step; update θ unless the loss or gradient is not finite. (ok, t)."""
@@ -187,7 +188,7 @@ def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, laye
     return True, _update(opt, hyper, grad, theta, s1, s2, t, eta)
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _batch_weight(w, order, lo, hi):
     """The batch's rows, or the sum of their sample weights."""
     if w.shape[0] == 0:

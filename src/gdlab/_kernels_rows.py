@@ -24,19 +24,26 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
+#: Each one is compiled once, and its machine code is linked into, re-optimised and
+#: re-emitted by every compiled caller above it: the deeper the call tree, the longer the
+#: first fit compiles. So thin wrappers and small leaves are :data:`LEAF` (no library of
+#: their own) and only the per-row functions are forced inline (:data:`NO_NRT`).
 PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-#: ... for functions called per row or per step: inlined into their callers.
-HELPER = dict(PER_BLOCK)
-#: ... and without reference counting, for functions that only read and write the arrays
-#: they are given (views included): no atomic increments per row.
+#: ... for functions called once per step or block: without reference counting, for
+#: functions that only read and write the arrays they are given (views included).
+PER_STEP = {**PER_BLOCK, "_nrt": False}
+#: ... for functions called per row: also inlined into their callers by LLVM.
+HELPER = {**PER_BLOCK, "forceinline": True}
 NO_NRT = {**HELPER, "_nrt": False}
+#: ... for small leaves and thin wrappers: inlined into the caller's numba IR.
+LEAF = {"inline": "always"}
 #: How many rows ahead of the current one the loops ask the CPU to prefetch (shuffled rows
 #: come from RAM; 24 rows hide its latency on the machines we measured).
 AHEAD = 24
 
-__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LOSSES", "NO_NRT", "PER_BLOCK", "activate",
-           "activation_backward", "glm_row_gradient", "output_delta", "prefetch_row",
-           "row_gradient"]
+__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LEAF", "LOSSES", "NO_NRT", "PER_BLOCK",
+           "PER_STEP", "activate", "activation_backward", "glm_row_gradient", "output_delta",
+           "prefetch_row", "row_gradient"]
 
 #: Integer codes of the activations (the order of this tuple).
 ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
@@ -64,7 +71,7 @@ def _prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def prefetch_row(X, r):
     """Prefetch row r of the C-ordered X (every 64-byte line): shuffled rows come from RAM."""
     p = X.shape[1]
@@ -73,13 +80,13 @@ def prefetch_row(X, r):
     _prefetch(X, r * p + p - 1)
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _sigmoid(z):
     E = math.exp(-abs(z))  # in (0, 1]: never overflows
     return 1.0 / (1.0 + E) if z >= 0 else E / (1.0 + E)
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _softplus_sigmoid(z):
     """(log(1 + e^z), sigma(z)) from one exp: as numpy.logaddexp(0, z) and gdlab's sigmoid."""
     E = math.exp(-abs(z))  # exp(z) for z < 0, exp(-z) for z > 0
@@ -193,7 +200,7 @@ def _linear_backward(a_prev, dz, theta, w_off, grad, da):
         da[k] = s
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _deviance(kind, y, mu, log_mu, power):
     """Unit deviance of the log-link losses (Poisson, Gamma, Tweedie)."""
     if kind == 3:
@@ -208,7 +215,7 @@ def _deviance(kind, y, mu, log_mu, power):
                   + math.exp((2 - p) * log_mu) / (2 - p))
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def _deviance_dz(kind, y, mu, log_mu, power):
     """mu * dD/dmu: the deviance's derivative with respect to the log-link logit."""
     if kind == 3:
@@ -289,7 +296,7 @@ def _probability_loss(kind, y, A, d, off, k, e, power):
     return total / k
 
 
-@njit(**NO_NRT)
+@njit(**LEAF)
 def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale):
     """The row's loss L_i; dZ[out:out+units] = scale * dL_i/dZ of the output layer."""
     if fused:
