@@ -238,9 +238,10 @@ NOTES = """## Why the missed targets are missed (analysis, 2026-11-26)
 - **Reference executor (issue 2).** Per step it does a little more than the hand
   loop: it keeps the caches a trace needs (Z and A of every layer), goes through a
   few more Python calls (layer, activation, loss, optimizer), and adds the per-layer
-  squared gradient norms (one `reduceat`, which also tells that the gradient is
-  finite); dW and db are computed straight into the flat gradient, and θ is updated by
-  one vector operation where the hand loop does two per layer. On this shared
+  squared gradient norms (one dot product per layer, which also tells that the
+  gradient is finite); dW and db are computed straight into the flat gradient,
+  and θ is updated by one vector operation where the hand loop does two per
+  layer. On this shared
   machine the measured overhead moves a lot between runs (+20 % to +79 % in the run
   that wrote this page; −5 % to +57 % and +6 % to +301 % in two earlier runs); each
   tool's runs are timed one after the other, not interleaved, so a burst of load on

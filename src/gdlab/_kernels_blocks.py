@@ -125,6 +125,27 @@ def _forward(Xb, theta, layout, acts, fused, Zf, Af):
             _activate_block(acts[layer], z, _flat(Af, m, p, off, units), m, units)
 
 
+@njit(**PER_STEP)
+def _output_deltas(loss, fused, act, Yb, wb, eb, total_weight, power, z, a, da, dz, units):
+    """Each row's loss and output delta (dz = share_i dL_i/dz); return the loss sum.
+
+    Without reference counting: the view of Y made for each row would otherwise cost two
+    atomic operations on Y's shared counter per row, which the threads of a full batch
+    contend for.
+    """
+    weighted = wb.shape[0] > 0
+    # rows that all weigh 0 contribute nothing (as in network.py)
+    scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
+    total = 0.0
+    for i in range(Yb.shape[0]):
+        share = wb[i] / total_weight if weighted and scale > 0.0 else scale
+        e_i = eb[i] if eb.shape[0] > 0 else 1.0
+        per_row = output_delta(loss, fused, act, Yb[i], z, a, da, dz, i * units, units, e_i,
+                               power, share)
+        total += share * per_row if weighted else per_row
+    return total
+
+
 @njit(nogil=True, **PER_BLOCK)
 def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fused, power,
                    grad, Zf, Af, dZf, dAf):
@@ -139,16 +160,8 @@ def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fuse
     units, out = layout[last, 1], layout[last, 4]
     z, a = _flat(Zf, m, p, out, units), _flat(Af, m, p, out, units)
     dz, da = _flat(dZf, m, p, out, units), _flat(dAf, m, p, out, units)
-    weighted = wb.shape[0] > 0
-    # rows that all weigh 0 contribute nothing (as in network.py)
-    scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
-    total = 0.0
-    for i in range(m):
-        share = wb[i] / total_weight if weighted and scale > 0.0 else scale
-        e_i = eb[i] if eb.shape[0] > 0 else 1.0
-        per_row = output_delta(loss, fused, acts[last], Yb[i], z, a, da, dz, i * units,
-                               units, e_i, power, share)
-        total += share * per_row if weighted else per_row
+    total = _output_deltas(loss, fused, acts[last], Yb, wb, eb, total_weight, power, z, a,
+                           da, dz, units)
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
         dz = _flat(dZf, m, p, off, units)

@@ -24,16 +24,20 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
-#: Each one is compiled once, and its machine code is linked into, re-optimised and
-#: re-emitted by every compiled caller above it: the deeper the call tree, the longer the
-#: first fit compiles. So thin wrappers and small leaves are :data:`LEAF` (no library of
-#: their own) and only the per-row functions are forced inline (:data:`NO_NRT`).
+#: Compile time: each such function is compiled once, and its machine code is linked into,
+#: re-optimised and re-emitted by every compiled caller above it, so each level of the
+#: call tree costs again all the code below it. Thin wrappers and small leaves are
+#: therefore :data:`LEAF` (no library of their own); larger branchy functions stay
+#: separate (inlined at numba's IR level they are typed at every call site: slower still).
+#: Only the functions called per row are forced inline by LLVM (:data:`NO_NRT`): it costs
+#: little compile time there and the row path (batch size 1) needs it.
 PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 #: ... for functions called once per step or block: without reference counting, for
 #: functions that only read and write the arrays they are given (views included).
 PER_STEP = {**PER_BLOCK, "_nrt": False}
-#: ... for functions called per row: also inlined into their callers by LLVM.
+#: ... for functions called per row: also inlined into their callers by LLVM,
 HELPER = {**PER_BLOCK, "forceinline": True}
+#: ... and without reference counting (no atomic increments per row).
 NO_NRT = {**HELPER, "_nrt": False}
 #: ... for small leaves and thin wrappers: inlined into the caller's numba IR.
 LEAF = {"inline": "always"}

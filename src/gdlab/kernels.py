@@ -20,8 +20,10 @@ and step by step (:mod:`gdlab._kernels_epoch`):
 
 The two executors agree to about 1e-12 in float64 (``tests/test_executors_agree.py``);
 they differ only in the order of floating-point sums. Compiled functions are cached on
-disk (``cache=True``): the first fit in a new environment compiles (tens of seconds on a
-busy 2-core machine: see ``docs/benchmarks.md``), later processes load the cache.
+disk (``cache=True``): the first fit in a new environment compiles (about 15 s for a
+mini-batch fit and 3 s more for a full batch on a busy 2-core machine: see
+``docs/benchmarks.md``), later processes load the cache (about 0.6 s, most of it numba's
+own start-up: importing numba and setting up its typing and target registries).
 
 Examples
 --------

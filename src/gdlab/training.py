@@ -57,6 +57,12 @@ class _Batch:
                       None if self.w is None else self.w[rows],
                       None if self.e is None else self.e[rows])
 
+    def gather(self, rows: NDArray[np.intp]) -> _Batch:
+        """The rows of one step, copied (``ndarray.take``: numpy's fastest row gather)."""
+        return _Batch(self.X.take(rows, axis=0), self.Y.take(rows, axis=0),
+                      None if self.w is None else self.w.take(rows),
+                      None if self.e is None else self.e.take(rows))
+
 
 class Sequential(Network):
     """A trainable stack of :class:`~gdlab.layers.Dense` layers (Keras-shaped API).
@@ -342,18 +348,18 @@ class Sequential(Network):
         step_loss = np.empty(steps)
         step_eta = np.empty(steps)
         batch_weight = np.empty(steps)
-        layer_starts = np.array([part.start for part in self.layer_slices()])
-        grad_sq = np.zeros(len(layer_starts))
+        slices = self.layer_slices()
+        grad_sq = np.zeros(len(slices))
         per_step = [c for c in callback_list if c.per_step]
         full = plan.batch_size >= plan.n
         learning_rate_at = self.optimizer.learning_rate_at  # type: ignore[union-attr]
         for index, rows in enumerate(plan.epoch()):
-            batch = data if full else data.take(rows)
+            batch = data if full else data.gather(rows)
             keep = context if len(self.history.trace) < trace_limit else None
             step_eta[index] = eta = learning_rate_at(self.step_count)
             loss, grad, record = self._step(batch, rows, epoch=epoch, variant=plan.variant,
                                             context=keep, learning_rate=eta)
-            layer_sq = np.add.reduceat(grad * grad, layer_starts)  # each layer's ‖gradient‖²
+            layer_sq = [grad[part] @ grad[part] for part in slices]  # each layer's ‖gradient‖²
             if not (math.isfinite(loss) and _finite(grad, layer_sq)):  # θ restored by the report
                 self.step_count -= 1
                 self._report_divergence(epoch, self.step_count, loss, step_eta[index],
@@ -449,7 +455,7 @@ class Sequential(Network):
         return persistence.save(self, path)
 
 
-def _finite(grad: FloatArray, layer_sq: FloatArray) -> bool:
+def _finite(grad: FloatArray, layer_sq: list[float]) -> bool:
     """Whether every entry of ``grad`` is finite, told cheaply by its layers' squared norms.
 
     A nan or ±inf entry makes its layer's sum of squares nan or inf, so a finite total
@@ -457,7 +463,7 @@ def _finite(grad: FloatArray, layer_sq: FloatArray) -> bool:
     gradient can also give, by overflow) needs the entry-by-entry check. The compiled
     executor decides exactly alike: a step diverges iff an entry is nan or ±inf.
     """
-    return math.isfinite(sum(layer_sq.tolist())) or bool(np.isfinite(grad).all())
+    return math.isfinite(sum(layer_sq)) or bool(np.isfinite(grad).all())
 
 
 def _trace_limit(trace: bool | int) -> int:
