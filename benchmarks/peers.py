@@ -95,26 +95,27 @@ def hand_numpy(X, y, batch, hidden, seed):
 
 def sklearn_sgd(X, y, batch, hidden, seed):
     """scikit-learn's SGDClassifier: logistic regression, one row per step."""
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
 
     model = SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant",
                           eta0=LEARNING_RATE, max_iter=1, tol=None, random_state=seed)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
-    return time.perf_counter() - start
+    return _timed_one_epoch_fit(model, X, y)
 
 
 def sklearn_mlp(X, y, batch, hidden, seed):
     """scikit-learn's MLPClassifier with plain SGD, one epoch."""
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     model = MLPClassifier(hidden_layer_sizes=hidden, solver="sgd", batch_size=batch,
                           learning_rate_init=LEARNING_RATE, momentum=0.0, alpha=0.0,
                           max_iter=1, shuffle=True, random_state=seed)
+    return _timed_one_epoch_fit(model, X, y)
+
+
+def _timed_one_epoch_fit(model, X, y):
+    """Seconds of a scikit-learn fit with max_iter=1 (its ConvergenceWarning silenced)."""
+    from sklearn.exceptions import ConvergenceWarning
+
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
