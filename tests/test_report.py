@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import gdlab as gd
+from _report_data import example_sweep_table
 from gdlab import report
 from gdlab.report import Run, write_report
 
@@ -75,11 +76,7 @@ def run():
     model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=0.5))
     history = model.fit(X, y, batch_size=8, epochs=4, verbose=0, executor="numpy", trace=7, seed=0,
                         validation_split=0.25)
-    sweep_table = pd.DataFrame({  # as learning_rate_sweep returns it
-        "learning_rate": [0.01, 1.0], "initial_loss": [0.69, 0.69], "final_loss": [0.6, 0.3],
-        "best_loss": [0.6, 0.3], "steps_run": [8, 8], "diverged": [False, False],
-        "diverged_epoch": [None, None], "diverged_step": [None, None],
-        "verdict": ["too small", "good"]})
+    sweep_table = example_sweep_table()
     figure = Figure(figsize=(4, 3))
     figure.add_subplot().plot([0, 1], [1, 0])
     return Run(title="Logistic regression <on two features>",

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
 import gdlab as gd
+from _report_data import example_sweep_table
 from gdlab.report import Run, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,11 +171,7 @@ def report_url(tmp_path_factory):
     model.compile(loss="binary_crossentropy", optimizer=gd.SGD(learning_rate=0.5))
     history = model.fit(X, y, batch_size=8, epochs=5, verbose=0, executor="numpy", trace=4, seed=0,
                         validation_split=0.25)
-    sweep_table = pd.DataFrame({  # as learning_rate_sweep returns it
-        "learning_rate": [0.01, 1.0], "initial_loss": [0.69, 0.69], "final_loss": [0.6, 0.3],
-        "best_loss": [0.6, 0.3], "steps_run": [8, 8], "diverged": [False, False],
-        "diverged_epoch": [None, None], "diverged_step": [None, None],
-        "verdict": ["too small", "good"]})
+    sweep_table = example_sweep_table()
     run = Run(title="Browser test: logistic regression",
               data_summary={"rows": 40, "features": "x1, x2 (a rather long list of names "
                             "that must wrap on a phone rather than widen the page)"},
