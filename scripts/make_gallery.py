@@ -1,4 +1,4 @@
-"""Draw the gallery: every figure of gdlab.plots from a real (small, seeded) run.
+"""Draw the gallery: every figure of gdlab.show.plots from a real (small, seeded) run.
 
 Writes ``docs/gallery/*.png`` (100 dpi) and ``docs/gallery.md``, which shows them with
 the code that drew each one. Run from the repository root::
@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 import gdlab as gd
-from gdlab import plots
-from gdlab.lecture import batch_gd_data
+from gdlab.show import plots
+from gdlab.show.lecture import batch_gd_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DPI = 100
@@ -191,7 +191,7 @@ def main(out_dir: Path = ROOT / "docs" / "gallery") -> Path:
     """Draw every picture into ``out_dir`` and write the page next to it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = ["# Gallery", "",
-                "Every picture below is drawn by `gdlab.plots` from a real, seeded run, by",
+                "Every picture below is drawn by `gdlab.show.plots` from a real, seeded run, by",
                 "`python scripts/make_gallery.py` (do not edit the PNGs or this page by hand).",
                 "", "```python", "import gdlab as gd", "from gdlab import plots", "```", ""]
     for name, title, draw, caption in GALLERY:

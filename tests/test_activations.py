@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gdlab import activations
+from gdlab.nn import activations
 
 # derandomized and without an example database: the same examples on every run, no files
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None)

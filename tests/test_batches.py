@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab.batches import BatchPlan, check_batch_size, variant_name
+from gdlab.optim.batches import BatchPlan, check_batch_size, variant_name
 
 EPOCHS = 3
 

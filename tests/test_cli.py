@@ -14,7 +14,7 @@ import pytest
 
 import gdlab as gd
 from gdlab.cli import main
-from gdlab.persistence import load_saved
+from gdlab.train.saving import load_saved
 
 
 def run(argv, capsys):
@@ -78,7 +78,7 @@ def test_fit_writes_the_run_folder(poisson_run):
 def test_fit_starts_at_the_null_model_and_learns_the_rate(poisson_run):
     from types import SimpleNamespace
 
-    from gdlab._cli_support import _split
+    from gdlab.cli.runs import _split
 
     frame = table()
     train, _ = _split(SimpleNamespace(X=np.zeros((len(frame), 1))), 0.2, 0)
@@ -205,7 +205,7 @@ def test_lr_sweep_writes_table_figure_and_report(data_dir, capsys, tmp_path):
 
 
 def test_lecture_prints_all_examples_in_order_or_one(capsys):
-    from gdlab import lecture
+    from gdlab.show import lecture
 
     code, stdout, _ = run(["lecture"], capsys)
     assert code == 0
@@ -242,7 +242,7 @@ def test_fit_round_trip_loads_in_python(poisson_run):
 
 
 def test_an_interrupted_run_leaves_nothing(data_dir, capsys, tmp_path, monkeypatch):
-    from gdlab import report
+    from gdlab.show import report
 
     def interrupted(path, run):
         (path.parent / "report.html").write_text("half")
@@ -257,12 +257,12 @@ def test_an_interrupted_run_leaves_nothing(data_dir, capsys, tmp_path, monkeypat
 
 
 def test_an_internal_error_is_one_line_with_status_1(data_dir, capsys, tmp_path, monkeypatch):
-    import gdlab.preprocessing
+    import gdlab.io.preprocessing
 
     def broken(path):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(gdlab.preprocessing, "read_table", broken)
+    monkeypatch.setattr(gdlab.io.preprocessing, "read_table", broken)
     code, _, err = run(["fit", data_dir / "train.csv", "--target", "claims", "--out",
                         tmp_path / "r"], capsys)
     assert code == 1 and err.count("\n") == 1 and "internal error: KeyError" in err

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from gdlab.cli import main
-from gdlab.demo import demo_data
-from gdlab.persistence import load_saved
+from gdlab.cli.demo import demo_data
+from gdlab.train.saving import load_saved
 
 
 @pytest.fixture(scope="module")

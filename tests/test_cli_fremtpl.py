@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from gdlab.cli import main
-from gdlab.persistence import load_saved
+from gdlab.train.saving import load_saved
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "freMTPL2freq.csv.gz"
 FEATURES = "VehPower,VehAge,DrivAge,BonusMalus,Density,Area,VehGas"

@@ -1,11 +1,11 @@
-"""gdlab.sweep.learning_rate_sweep: same θ₀ for every rate, model unchanged, verdicts."""
+"""gdlab.train.sweep.learning_rate_sweep: same θ₀ for every rate, model unchanged, verdicts."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import gdlab as gd
-from gdlab.sweep import COLUMNS, learning_rate_sweep, verdicts
+from gdlab.train.sweep import COLUMNS, learning_rate_sweep, verdicts
 
 
 def line_data():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab.diagnostics import DeadReLU, DeadUnitWarning, check_combination, dead_units
+from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning, check_combination, dead_units
 
 
 def _model_with_dead_units() -> gd.Sequential:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab import kernels, schedules
-from gdlab.callbacks import Callback, DivergenceWarning
+from gdlab import kernels
+from gdlab.optim import schedules
+from gdlab.train.callbacks import Callback, DivergenceWarning
 
 RTOL = 1e-12
 

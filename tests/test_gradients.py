@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab import losses
+from gdlab.nn import losses
 
 N_ROWS, N_FEATURES = 7, 3
 

@@ -1,4 +1,4 @@
-"""gdlab.lecture: the lecture's worked examples, computed by the library, and their text."""
+"""gdlab.show.lecture: the lecture's worked examples, computed by the library, and their text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from gdlab import cli, lecture
+from gdlab import cli
+
+from gdlab.show import lecture
 
 
 def test_examples_in_lecture_order():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab import optimizers, schedules
+from gdlab.optim import optimizers
+from gdlab.optim import schedules
 
 A = np.array([[3.0, 0.5], [0.5, 1.0]])
 B = np.array([1.0, -2.0])

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab import persistence
-from gdlab.persistence import FORMAT_VERSION, ModelFileError, load_saved
-from gdlab.preprocessing import Preprocessor
+from gdlab.io import persistence
+from gdlab.io.persistence import FORMAT_VERSION, ModelFileError
+from gdlab.train.saving import load_saved
+from gdlab.io.preprocessing import Preprocessor
 
 
 def trained(optimizer="adam", dtype="float64", loss="poisson", hidden=(5, 3)):
@@ -62,7 +63,7 @@ def test_history_and_preprocessing_are_kept(tmp_path):
     model, _, _, _ = trained()
     frame = pd.DataFrame({"a": [1.0, 2.0, 4.0], "b": ["x", "y", "x"]})
     prep = Preprocessor.fit(frame, ["a", "b"])
-    persistence.save(model, tmp_path / "m.npz", preprocessing=prep, metadata={"target": "t"})
+    model.save(tmp_path / "m.npz", preprocessing=prep, metadata={"target": "t"})
     saved = load_saved(tmp_path / "m.npz")
     assert saved.metadata == {"target": "t"}
     assert saved.preprocessing.get_config() == prep.get_config()

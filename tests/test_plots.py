@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import gdlab as gd
-from gdlab import activations, plots
-from gdlab.callbacks import History
-from gdlab.sweep import SweepResult, learning_rate_sweep
+from gdlab.nn import activations
+from gdlab.show import plots
+from gdlab.train.callbacks import History
+from gdlab.train.sweep import SweepResult, learning_rate_sweep
 
 
 def _line(ax, label):

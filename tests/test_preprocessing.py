@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdlab.preprocessing import (
+from gdlab.io.preprocessing import (
     Preprocessor,
     check_exposure_column,
     check_missing,

@@ -16,8 +16,8 @@ from PIL import Image
 
 import gdlab as gd
 from _report_data import example_sweep_table
-from gdlab import report
-from gdlab.report import Run, write_report
+from gdlab.show import report
+from gdlab.show.report import Run, write_report
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 
@@ -212,7 +212,7 @@ def test_write_is_atomic(run, tmp_path, monkeypatch):
 
 
 def test_bad_arguments_are_explained(tmp_path):
-    with pytest.raises(TypeError, match="run must be a gdlab.report.Run"):
+    with pytest.raises(TypeError, match="run must be a gdlab.show.report.Run"):
         write_report(tmp_path / "r.html", {"title": "x"})
     with pytest.raises(ValueError, match="existing folder"):
         write_report(tmp_path / "missing" / "r.html", Run("x", {}, {}, {}))

@@ -27,7 +27,7 @@ from PIL import Image
 
 import gdlab as gd
 from _report_data import example_sweep_table
-from gdlab.report import Run, write_report
+from gdlab.show.report import Run, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab import activations, losses
+from gdlab.nn import activations
+from gdlab.nn import losses
 
 
 @pytest.fixture(autouse=True)

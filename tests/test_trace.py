@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import gdlab as gd
-from gdlab.trace import Step, format_number, latex_name
+from gdlab.train.trace import Step, format_number, latex_name
 
 
 def lecture_batch_trace() -> gd.Trace:

@@ -1,7 +1,24 @@
-"""gdlab: train dense neural networks by gradient descent, and see every step of it."""
+"""gdlab: train dense neural networks by gradient descent, and see every step of it.
 
-from gdlab import activations, lecture, losses, metrics, optimizers, schedules
-from gdlab.callbacks import (
+The package is layered (``ls src/gdlab`` shows it): :mod:`gdlab.nn` (the math),
+:mod:`gdlab.optim` (the rules of a step), :mod:`gdlab.kernels` (the compiled executor),
+:mod:`gdlab.io` (data and files), :mod:`gdlab.train` (the model and its loop),
+:mod:`gdlab.metrics`, :mod:`gdlab.estimators`, :mod:`gdlab.show` (pictures, report,
+lecture), :mod:`gdlab.cli` and :mod:`gdlab.explorer`. The names below are the public API.
+"""
+
+from importlib import import_module
+from typing import Any
+
+from gdlab import metrics
+from gdlab.nn import activations, losses
+from gdlab.nn.gradcheck import GradcheckResult, gradcheck
+from gdlab.nn.layers import Dense
+from gdlab.optim import optimizers, schedules
+from gdlab.optim.optimizers import SGD, Adam, RMSprop
+from gdlab.optim.schedules import Constant, ExponentialDecay, InverseTimeDecay, StepDecay
+from gdlab.train import callbacks
+from gdlab.train.callbacks import (
     Callback,
     DivergenceWarning,
     EarlyStopping,
@@ -9,16 +26,25 @@ from gdlab.callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
-from gdlab.diagnostics import DeadReLU, DeadUnitWarning
-from gdlab.gradcheck import GradcheckResult, gradcheck
-from gdlab.layers import Dense
-from gdlab.optimizers import SGD, Adam, RMSprop
-from gdlab.persistence import load
-from gdlab.schedules import Constant, ExponentialDecay, InverseTimeDecay, StepDecay
-from gdlab.trace import Step, Trace
-from gdlab.training import Sequential
+from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning
+from gdlab.train.model import Sequential
+from gdlab.train.saving import load
+from gdlab.train.trace import Step, Trace
 
 __version__ = "0.1.0"
+
+#: submodules loaded on first use (pictures need matplotlib; the lecture builds models)
+_LAZY = {"plots": "gdlab.show.plots", "report": "gdlab.show.report",
+         "lecture": "gdlab.show.lecture", "estimators": "gdlab.estimators",
+         "sweep": "gdlab.train.sweep", "kernels": "gdlab.kernels"}
+
+
+def __getattr__(name: str) -> Any:
+    """``gd.plots``, ``gd.report``, ``gd.lecture``, …: imported when first used."""
+    if name in _LAZY:
+        return import_module(_LAZY[name])
+    raise AttributeError(f"module 'gdlab' has no attribute {name!r}")
+
 
 __all__ = [
     "SGD",
@@ -43,11 +69,14 @@ __all__ = [
     "Trace",
     "__version__",
     "activations",
+    "callbacks",
     "gradcheck",
     "lecture",
     "load",
     "losses",
     "metrics",
     "optimizers",
+    "plots",
+    "report",
     "schedules",
 ]

@@ -42,15 +42,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from gdlab import losses as losses_module
+from gdlab.nn import losses as losses_module
 from gdlab import metrics
-from gdlab import optimizers as optimizers_module
+from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_choice, check_fraction, check_positive_int, check_positive_number
-from gdlab.batches import check_batch_size
-from gdlab.callbacks import EarlyStopping
-from gdlab.data import check_exposure
-from gdlab.layers import Dense
-from gdlab.training import Sequential
+from gdlab.optim.batches import check_batch_size
+from gdlab.train.callbacks import EarlyStopping
+from gdlab.io.data import check_exposure
+from gdlab.nn.layers import Dense
+from gdlab.train.model import Sequential
 
 FloatArray = NDArray[np.floating]
 

@@ -1,6 +1,6 @@
 r"""Actuarial checks and metrics: balance, deviances per row and per exposure, Gini.
 
-Conventions as in :mod:`gdlab.losses`: ``y_true`` is what was observed on each row (a
+Conventions as in :mod:`gdlab.nn.losses`: ``y_true`` is what was observed on each row (a
 claim count, a claim amount), ``y_pred`` is the model's rate :math:`\hat{y}` per unit of
 exposure, and the expected value of the row is :math:`\mu_i = e_i \hat{y}_i` (without
 exposure :math:`e_i = 1`). Sample weights :math:`w_i` multiply each row.
@@ -13,7 +13,7 @@ exposure :math:`e_i = 1`). Sample weights :math:`w_i` multiply each row.
   the output bias, in one call.
 * **Deviance.** :func:`mean_deviance` is :math:`\sum_i w_i D_i / \sum_i w_i` per row, or
   :math:`\sum_i w_i D_i / \sum_i w_i e_i` per unit of exposure, with the unit deviances
-  :math:`D_i` of :mod:`gdlab.losses`; :func:`d2_score` is the fraction of the null
+  :math:`D_i` of :mod:`gdlab.nn.losses`; :func:`d2_score` is the fraction of the null
   model's deviance that the model explains.
 * **Gini index.** Order the rows by predicted rate, from the best risks to the worst;
   the Lorenz curve plots the cumulative share of exposure against the cumulative share
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import losses as losses_module
+from gdlab.nn import losses as losses_module
 
 FloatArray = NDArray[np.floating]
 
@@ -100,7 +100,7 @@ def mean_deviance(y_true: Any, y_pred: Any, *, loss: str = "poisson", power: flo
 
     with :math:`\mu_i = e_i\hat{y}_i` and :math:`D` the unit deviance of ``loss``
     (``"poisson"``, ``"gamma"``, ``"tweedie"`` with ``power``, or ``"mse"``), computed by
-    :mod:`gdlab.losses`. The total deviance is ``mean_deviance(...) * n`` (per row,
+    :mod:`gdlab.nn.losses`. The total deviance is ``mean_deviance(...) * n`` (per row,
     unweighted).
 
     Examples

@@ -7,7 +7,7 @@ matters:
 .. math:: f(x) = \frac{x^4}{20} - \frac{x^2}{2} + \frac{x}{4} + 2, \qquad
           f'(x) = \frac{x^3}{5} - x + \frac{1}{4}
 
-Each descent step is gdlab's own update rule (:class:`gdlab.optimizers.SGD`),
+Each descent step is gdlab's own update rule (:class:`gdlab.optim.optimizers.SGD`),
 :math:`x_{t+1} = x_t - \eta f'(x_t)`.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import optimizers
+from gdlab.optim import optimizers
 from gdlab._checks import check_positive_int, check_positive_number
 
 FloatArray = NDArray[np.floating]

@@ -21,10 +21,10 @@ from numpy.typing import NDArray
 
 import gdlab as gd
 from gdlab._checks import check_choice, check_positive_int, check_positive_number
-from gdlab.batches import BatchPlan, check_batch_size
+from gdlab.optim.batches import BatchPlan, check_batch_size
 from gdlab.explorer.datasets import Dataset
 from gdlab.explorer.views import finite, picture
-from gdlab.trace import Step
+from gdlab.train.trace import Step
 
 FloatArray = NDArray[np.floating]
 

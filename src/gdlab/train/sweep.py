@@ -4,7 +4,7 @@ The lecture's picture of "too small / good / too large" learning rates, computed
 run trains a fresh copy of the model (built from ``model.get_config()`` with θ set to
 the model's current θ₀), so every rate starts from the same point and the model passed
 in is left unchanged. A run that diverges does not stop the sweep: its
-:class:`~gdlab.callbacks.DivergenceWarning` is caught and recorded in the table.
+:class:`~gdlab.train.callbacks.DivergenceWarning` is caught and recorded in the table.
 
 The verdict of each rate (a rule relative to the sweep itself):
 
@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gdlab import optimizers as optimizers_module
+from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_positive_number
-from gdlab.callbacks import DivergenceWarning, History
-from gdlab.data import check_X
+from gdlab.train.callbacks import DivergenceWarning, History
+from gdlab.io.data import check_X
 
 __all__ = ["SweepResult", "learning_rate_sweep", "verdicts"]
 
@@ -53,7 +53,7 @@ class SweepResult:
         ``diverged_epoch``, ``diverged_step`` (``None`` if it did not diverge, or if the
         epoch-level guard caught it) and ``verdict`` (see the module docstring).
     histories : dict
-        learning rate → :class:`~gdlab.callbacks.History` of its run.
+        learning rate → :class:`~gdlab.train.callbacks.History` of its run.
     """
 
     table: pd.DataFrame
@@ -71,7 +71,7 @@ def _optimizer(optimizer: Any, learning_rate: float) -> optimizers_module.Optimi
 
 def _template(model: Any, X: Any) -> Any:
     """The model itself if built, else a built copy (θ₀ drawn from the model's seed)."""
-    from gdlab.persistence import model_from_config
+    from gdlab.train.saving import model_from_config
 
     if model.loss is None:
         raise ValueError(
@@ -93,7 +93,7 @@ def _loss(model: Any, X: Any, y: Any, fit_args: dict[str, Any]) -> float:
 
 def _one_run(template: Any, X: Any, y: Any, learning_rate: float, optimizer: Any,
              fit_args: dict[str, Any]) -> tuple[dict[str, Any], History]:
-    from gdlab.persistence import model_from_config
+    from gdlab.train.saving import model_from_config
 
     config = template.get_config()
     config["optimizer"] = _optimizer(optimizer, learning_rate).get_config()
@@ -171,7 +171,7 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
         ``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"``, an instance or a config;
         its learning rate is replaced by each rate of the sweep.
     executor : {"auto", "numpy", "compiled"}
-        Passed to :meth:`~gdlab.training.Sequential.fit`.
+        Passed to :meth:`~gdlab.train.model.Sequential.fit`.
 
     Returns
     -------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from gdlab._kernels_rows import (
+from gdlab.kernels.rows import (
     AHEAD,
     LEAF,
     PER_BLOCK,

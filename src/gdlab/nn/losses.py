@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from scipy.special import xlogy
 
 from gdlab._checks import check_choice
-from gdlab.activations import sigmoid
+from gdlab.nn.activations import sigmoid
 
 FloatArray = NDArray[np.floating]
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import activations
+from gdlab.nn import activations
 from gdlab._checks import check_choice, check_positive_int
 
 FloatArray = NDArray[np.floating]
@@ -88,7 +88,7 @@ class Dense:
     units : int
         Number of neurons (columns of ``W``).
     activation : str or Activation, default "linear"
-        One of :func:`gdlab.activations.names`.
+        One of :func:`gdlab.nn.activations.names`.
     use_bias : bool, default True
     kernel_initializer, bias_initializer : str
         Names in :data:`INITIALIZERS`.

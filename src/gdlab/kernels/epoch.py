@@ -2,9 +2,9 @@ r"""The compiled executor's epoch loop: batches, learning-rate schedule, update 
 
 :func:`run_epoch_rows` and :func:`run_epoch_blocks` run a whole epoch in one call: for
 each batch of the given row order they compute the loss and the gradient (row by row,
-reading X in place, with :func:`gdlab._kernels_rows.row_gradient`; or, from
+reading X in place, with :func:`gdlab.kernels.rows.row_gradient`; or, from
 :data:`BLOCK_MIN` rows on, as one block with
-:func:`gdlab._kernels_blocks.block_gradient`), check that both are finite, and apply the
+:func:`gdlab.kernels.blocks.block_gradient`), check that both are finite, and apply the
 optimizer's rule to θ in place. A batch of more than :data:`BLOCK_ROWS`
 rows (a full batch) is one pass over X in fixed blocks of rows: :func:`block_gradients`
 releases the GIL, so threads run ranges of blocks on all cores, and the caller adds the
@@ -22,8 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
-from gdlab._kernels_blocks import BLOCK_MIN, block_gradient, gather
-from gdlab._kernels_rows import (
+from gdlab.kernels.blocks import BLOCK_MIN, block_gradient, gather
+from gdlab.kernels.rows import (
     AHEAD,
     LEAF,
     NO_NRT,
@@ -41,7 +41,7 @@ BLOCK_ROWS = 2048
 
 @njit(**LEAF)
 def _learning_rate(sched, step):
-    """η at global step ``step``, as :mod:`gdlab.schedules` computes it."""
+    """η at global step ``step``, as :mod:`gdlab.optim.schedules` computes it."""
     kind, eta0 = sched[0], sched[1]
     if kind == 0:
         return eta0
@@ -57,7 +57,7 @@ def _learning_rate(sched, step):
 
 @njit(**PER_STEP)
 def _update(opt, hyper, grad, theta, s1, s2, t, eta):
-    """θ += Δθ by the optimizer's rule (:mod:`gdlab.optimizers`); return Adam's new t."""
+    """θ += Δθ by the optimizer's rule (:mod:`gdlab.optim.optimizers`); return Adam's new t."""
     if opt == 0:
         for i in range(theta.shape[0]):
             theta[i] += -eta * grad[i]

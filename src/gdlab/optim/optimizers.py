@@ -3,7 +3,7 @@ r"""Optimizers: pure update rules ``(gradient, state) -> (Δθ, new state)`` ove
 Each rule is a function of explicit, immutable state (a ``NamedTuple``), so a trace can
 keep the state before and after every step as plain values. The classes
 (:class:`SGD`, :class:`Adam`, :class:`RMSprop`) only hold the hyperparameters; the
-learning rate may be a number or a :mod:`gdlab.schedules` schedule of the step.
+learning rate may be a number or a :mod:`gdlab.optim.schedules` schedule of the step.
 The training loop then applies :math:`\theta_{t+1} = \theta_t + \Delta\theta_t`.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import schedules
+from gdlab.optim import schedules
 from gdlab._checks import check_choice, check_fraction, check_positive_number
 
 FloatArray = NDArray[np.floating]

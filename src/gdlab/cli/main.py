@@ -182,8 +182,8 @@ class Dataset:
 
 def load_dataset(args: argparse.Namespace) -> Dataset:
     """Read DATA and check it for ``--model``; every problem is a one-line error."""
-    from gdlab._cli_support import LOG_LINK
-    from gdlab.preprocessing import (
+    from gdlab.cli.runs import LOG_LINK
+    from gdlab.io.preprocessing import (
         Preprocessor,
         check_exposure_column,
         check_missing,
@@ -213,7 +213,7 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 
 
 def _optimizer(name: str, learning_rate: float) -> Any:
-    from gdlab.optimizers import SGD, Adam
+    from gdlab.optim.optimizers import SGD, Adam
 
     if name == "adam":
         return Adam(learning_rate=learning_rate)
@@ -221,7 +221,7 @@ def _optimizer(name: str, learning_rate: float) -> Any:
 
 
 def _model_for(args: argparse.Namespace, data: Dataset, learning_rate: float) -> Any:
-    from gdlab._cli_support import build_model
+    from gdlab.cli.runs import build_model
 
     return build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
                        n_classes=len(data.classes or []), hidden=args.hidden,
@@ -236,7 +236,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 # --- commands -----------------------------------------------------------------------------
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from gdlab._cli_support import RunFolder, run_fit
+    from gdlab.cli.runs import RunFolder, run_fit
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
@@ -250,7 +250,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
 
 def _cmd_lr_sweep(args: argparse.Namespace) -> None:
-    from gdlab._cli_support import RunFolder, run_sweep
+    from gdlab.cli.runs import RunFolder, run_sweep
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
@@ -262,8 +262,8 @@ def _cmd_lr_sweep(args: argparse.Namespace) -> None:
 
 
 def _saved_and_frame(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
-    from gdlab.persistence import load_saved
-    from gdlab.preprocessing import read_table
+    from gdlab.train.saving import load_saved
+    from gdlab.io.preprocessing import read_table
 
     saved = load_saved(args.model)
     if saved.preprocessing is None or "kind" not in saved.metadata:
@@ -273,7 +273,7 @@ def _saved_and_frame(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
 
 
 def _exposure_of(saved: Any, frame: pd.DataFrame, *, required: bool) -> np.ndarray | None:
-    from gdlab.preprocessing import check_exposure_column, require_columns
+    from gdlab.io.preprocessing import check_exposure_column, require_columns
 
     name = saved.metadata.get("exposure")
     if not name or (name not in frame.columns and not required):
@@ -283,8 +283,8 @@ def _exposure_of(saved: Any, frame: pd.DataFrame, *, required: bool) -> np.ndarr
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from gdlab._cli_support import refuse_existing
-    from gdlab.persistence import atomic_write
+    from gdlab.cli.runs import refuse_existing
+    from gdlab.io.persistence import atomic_write
 
     out = Path(args.out)
     if not out.name.lower().endswith((".csv", ".parquet")):
@@ -317,8 +317,8 @@ def _prediction_frame(saved: Any, out: np.ndarray, exposure: np.ndarray | None) 
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from gdlab._cli_support import metrics_for
-    from gdlab.preprocessing import check_missing, encode_target, require_columns
+    from gdlab.cli.runs import metrics_for
+    from gdlab.io.preprocessing import check_missing, encode_target, require_columns
 
     saved, frame = _saved_and_frame(args)
     meta = saved.metadata
@@ -340,7 +340,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_lecture(args: argparse.Namespace) -> None:
-    from gdlab import lecture
+    from gdlab.show import lecture
 
     print(lecture.render(args.example))  # no EXAMPLE: all of them, in the lecture's order
 
@@ -356,7 +356,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from gdlab.demo import run_demo
+    from gdlab.cli.demo import run_demo
 
     run_demo(args.out, force=args.force, quiet=args.quiet)
 
@@ -398,6 +398,3 @@ def main(argv: list[str] | None = None) -> int:
         _say(args, f"Done in {time.perf_counter() - start:.1f} s.")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

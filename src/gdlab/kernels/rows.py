@@ -1,7 +1,7 @@
 r"""The compiled executor's per-row math: forward, loss and backward of one row (numba).
 
-These are the formulas of :mod:`gdlab.activations`, :mod:`gdlab.losses` and
-:mod:`gdlab.layers`, written row by row so that a batch is never copied: a row of X is
+These are the formulas of :mod:`gdlab.nn.activations`, :mod:`gdlab.nn.losses` and
+:mod:`gdlab.nn.layers`, written row by row so that a batch is never copied: a row of X is
 read in place, pushed through the layers, and its gradient is accumulated (``+=``) into
 a flat vector laid out as θ. The kinds of activation and loss are integer codes (see
 :data:`ACTIVATIONS`, :data:`LOSSES`), so one compiled function serves every network.

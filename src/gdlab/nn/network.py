@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import losses as losses_module
-from gdlab.layers import Dense, DenseCache
+from gdlab.nn import losses as losses_module
+from gdlab.nn.layers import Dense, DenseCache
 
 FloatArray = NDArray[np.floating]
 
@@ -144,6 +144,10 @@ class Network:
 
     @theta.setter
     def theta(self, value: FloatArray) -> None:
+        self.set_theta(value)
+
+    def set_theta(self, value: FloatArray) -> None:
+        """Copy ``value`` into θ (a finite vector of :attr:`n_params` numbers)."""
         self._require_built()
         value = np.asarray(value, dtype=float)
         if value.shape != self._theta.shape or not np.all(np.isfinite(value)):

@@ -1,17 +1,18 @@
-"""Save and load models without pickle; every write is atomic.
+"""Model files: a configuration and arrays, without pickle; every write is atomic.
 
 A model file is one ``.npz`` archive (read with ``allow_pickle=False``) holding:
 
 - ``gdlab_model``: the JSON description as UTF-8 bytes: format name and version, the
-  model's :meth:`~gdlab.training.Sequential.get_config`, θ's dtype, shape and SHA-256,
+  model's configuration (:meth:`~gdlab.train.model.Sequential.get_config`), θ's dtype, shape and SHA-256,
   the optimizer state's layout, the history and, optionally, the preprocessing of the
-  input columns (:class:`gdlab.preprocessing.Preprocessor`) and free metadata;
+  input columns (:class:`gdlab.io.preprocessing.Preprocessor`) and free metadata;
 - ``theta``: the flat parameter vector θ, bit for bit;
 - ``opt_state.<field>``: the optimizer's state (so training can be resumed).
 
 The archive is written to a temporary file in the target folder and renamed over the
 target (``os.replace``) only once complete, so an interrupted save never leaves a broken
-model in place of a good one. Loading checks everything and raises
+model in place of a good one. This module knows configurations and arrays only; the model
+is built from them by :mod:`gdlab.train.saving`. Reading checks everything and raises
 :class:`ModelFileError` (a ``ValueError``) naming the problem: not a gdlab file,
 truncated or corrupted, written by a newer gdlab.
 """
@@ -29,16 +30,18 @@ from typing import Any
 
 import numpy as np
 
+from gdlab.optim.optimizers import AdamState, MomentumState, RMSpropState
+
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "MODEL_FILENAME",
+    "STATE_TYPES",
+    "ModelFile",
     "ModelFileError",
-    "SavedModel",
     "atomic_write",
-    "load",
-    "load_saved",
-    "model_from_config",
-    "save",
+    "read_model_file",
+    "write_model_file",
 ]
 
 FORMAT_NAME = "gdlab-model"
@@ -46,48 +49,12 @@ FORMAT_VERSION = 1
 MODEL_FILENAME = "model.npz"  #: the model's file name inside a run folder
 
 
+#: the optimizer states a file may name (nothing else is instantiated from a file)
+STATE_TYPES = {state.__name__: state for state in (MomentumState, AdamState, RMSpropState)}
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be loaded (missing, not gdlab, corrupted, too new)."""
-
-
-@dataclass
-class SavedModel:
-    """What a model file holds: the model, its preprocessing and free metadata."""
-
-    model: Any
-    preprocessing: Any = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def model_from_config(config: dict[str, Any], *, input_dim: int | None = None) -> Any:
-    """A fresh :class:`~gdlab.training.Sequential` from :meth:`get_config`'s dict.
-
-    It is compiled when the config names a loss (and optimizer). θ is drawn from the
-    config's seed; set ``model.theta`` to copy another model's parameters.
-
-    Examples
-    --------
-    >>> import gdlab as gd
-    >>> model = gd.Sequential([gd.Dense(2, "relu"), gd.Dense(1)], input_dim=3, seed=1)
-    >>> model.compile(loss="mse", optimizer=gd.SGD(0.1))
-    >>> copy = model_from_config(model.get_config())
-    >>> bool((copy.theta == model.theta).all()), copy.optimizer
-    (True, SGD(learning_rate=0.1, momentum=0.0, nesterov=False))
-    """
-    from gdlab import losses, optimizers
-    from gdlab.layers import Dense
-    from gdlab.training import Sequential
-
-    layers = [Dense(**layer) for layer in config["layers"]]
-    dim = config.get("input_dim") if input_dim is None else input_dim
-    model = Sequential(layers, input_dim=dim, seed=config.get("seed"),
-                       dtype=config.get("dtype", "float64"))
-    if config.get("loss") is not None:
-        loss_config = dict(config["loss"])
-        loss = losses.get(loss_config.pop("name"), **loss_config)
-        optimizer = optimizers.get(config["optimizer"] or "sgd")
-        model.compile(loss=loss, optimizer=optimizer, metrics=config.get("metrics", []))
-    return model
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -131,47 +98,43 @@ def _state_arrays(state: Any) -> tuple[dict[str, Any] | None, dict[str, np.ndarr
     return layout, arrays
 
 
-def _history(model: Any) -> dict[str, Any]:
-    history = getattr(model, "history", None)
-    if history is None:
-        return {}
-    return {"epoch": list(history.epoch), "history": history.history,
-            "diverged": None if history.diverged is None else
-            {k: v for k, v in history.diverged.items()}}
-
-
-def save(model: Any, path: str | os.PathLike[str], *, preprocessing: Any = None,
-         metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (and its input preprocessing) to ``path``, atomically.
+def write_model_file(path: str | os.PathLike[str], *, config: dict[str, Any],
+                     theta: np.ndarray, optimizer_state: Any = None, step_count: int = 0,
+                     history: dict[str, Any] | None = None,
+                     preprocessing: dict[str, Any] | None = None,
+                     metadata: dict[str, Any] | None = None) -> Path:
+    """Write a model's configuration and arrays to ``path`` (one ``.npz``), atomically.
 
     Parameters
     ----------
-    model : Sequential
-        A built model (θ exists).
     path : str or Path
         The file to write (conventionally ``*.npz``); replaced if it exists.
-    preprocessing : Preprocessor, optional
-        Kept with the model; :func:`load_saved` returns it.
-    metadata : dict, optional
-        JSON-safe extra information (e.g. the target column).
+    config : dict
+        The model's JSON-safe configuration (``Sequential.get_config()``).
+    theta : ndarray of shape (n_params,)
+        The flat parameter vector, stored bit for bit with its SHA-256.
+    optimizer_state : NamedTuple, optional
+        One of :data:`STATE_TYPES`; kept so that training can be resumed.
+    step_count : int
+    history, preprocessing, metadata : dict, optional
+        JSON-safe: the history's epochs and logs, the preprocessing's config, free data.
 
     Returns
     -------
     Path
     """
-    model._require_built()
-    theta = np.ascontiguousarray(model._theta)
-    layout, state_arrays = _state_arrays(model._opt_state)
+    theta = np.ascontiguousarray(theta)
+    layout, state_arrays = _state_arrays(optimizer_state)
     description = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "config": model.get_config(),
+        "config": config,
         "theta": {"dtype": theta.dtype.name, "size": int(theta.size),
                   "sha256": hashlib.sha256(theta.tobytes()).hexdigest()},
-        "step_count": int(model.step_count),
+        "step_count": int(step_count),
         "opt_state": layout,
-        "history": _history(model),
-        "preprocessing": None if preprocessing is None else preprocessing.get_config(),
+        "history": history or {},
+        "preprocessing": preprocessing,
         "metadata": metadata or {},
     }
     text = json.dumps(description, allow_nan=True).encode("utf-8")
@@ -248,69 +211,43 @@ def _check_theta(path: Path, theta: np.ndarray, expected: dict[str, Any]) -> Non
                              "model again or use another copy.")
 
 
-def _restore_state(model: Any, layout: dict[str, Any] | None,
-                   arrays: dict[str, np.ndarray]) -> None:
-    from gdlab import optimizers
+@dataclass
+class ModelFile:
+    """What a model file holds: its JSON description, θ and the optimizer state."""
 
+    description: dict[str, Any]
+    theta: np.ndarray
+    optimizer_state: Any = None
+    path: Path = field(default_factory=Path)
+
+
+def _optimizer_state(layout: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> Any:
+    """The optimizer state from its layout; only the state types of :data:`STATE_TYPES`."""
     if layout is None:
-        return
-    state_type = getattr(optimizers, layout["type"])
+        return None
+    state_type = STATE_TYPES.get(layout.get("type"))
+    if state_type is None:
+        raise ValueError(f"unknown optimizer state type {layout.get('type')!r}")
     values = {name: arrays[f"opt_state.{name}"] if kind == "array" else kind
               for name, kind in layout["fields"].items()}
-    model._opt_state = state_type(**values)
+    return state_type(**values)
 
 
-def load_saved(path: str | os.PathLike[str]) -> SavedModel:
-    """Load a model file (or a run folder's ``model.npz``) with its preprocessing.
+def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
+    """Read and check a model file (or a run folder's ``model.npz``).
 
     Raises
     ------
     ModelFileError
         If the file is missing, not a gdlab model, truncated, corrupted or too new.
     """
-    from gdlab.callbacks import History
-
     path = _resolve(path)
     arrays = _read_archive(path)
     description = _description(path, arrays)
     _check_theta(path, arrays["theta"], description["theta"])
     try:
-        model = model_from_config(description["config"])
-        model.theta = arrays["theta"]
-        _restore_state(model, description.get("opt_state"), arrays)
+        state = _optimizer_state(description.get("opt_state"), arrays)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFileError(f"{path} is corrupted (inconsistent description: {error}).") \
             from None
-    model.step_count = description.get("step_count", 0)
-    saved_history = description.get("history") or {}
-    model.history = History()
-    model.history.epoch = list(saved_history.get("epoch", []))
-    model.history.history = dict(saved_history.get("history", {}))
-    model.history.diverged = saved_history.get("diverged")
-    preprocessing = None
-    if description.get("preprocessing") is not None:
-        from gdlab.preprocessing import Preprocessor
-
-        preprocessing = Preprocessor.from_config(description["preprocessing"])
-    return SavedModel(model, preprocessing, description.get("metadata", {}))
-
-
-def load(path: str | os.PathLike[str]) -> Any:
-    """Load a model saved by :meth:`Sequential.save <gdlab.training.Sequential.save>`.
-
-    ``path`` is a model file or a run folder holding ``model.npz``. The loaded model
-    gives bit-identical predictions and can continue training (optimizer state kept).
-
-    Examples
-    --------
-    >>> import tempfile, gdlab as gd
-    >>> model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=0)
-    >>> model.compile(loss="binary_crossentropy")
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     _ = model.save(f"{folder}/m.npz")
-    ...     again = gd.load(f"{folder}/m.npz")
-    >>> X = np.array([[0.5, -1.0]])
-    >>> bool((again.predict(X) == model.predict(X)).all())
-    True
-    """
-    return load_saved(path).model
+    return ModelFile(description, arrays["theta"], state, path)

@@ -2,10 +2,10 @@ r"""The compiled executor: whole epochs of the reference executor's math, in num
 
 ``fit(..., executor="compiled")`` (or ``"auto"``, the default, when no trace or
 per-step callback needs Python between steps) runs each epoch with one call into
-compiled code. The math is that of :mod:`gdlab.network`, :mod:`gdlab.losses`,
-:mod:`gdlab.activations`, :mod:`gdlab.optimizers` and :mod:`gdlab.schedules`, written
-row by row (:mod:`gdlab._kernels_rows`), block by block (:mod:`gdlab._kernels_blocks`)
-and step by step (:mod:`gdlab._kernels_epoch`):
+compiled code. The math is that of :mod:`gdlab.nn.network`, :mod:`gdlab.nn.losses`,
+:mod:`gdlab.nn.activations`, :mod:`gdlab.optim.optimizers` and :mod:`gdlab.optim.schedules`, written
+row by row (:mod:`gdlab.kernels.rows`), block by block (:mod:`gdlab.kernels.blocks`)
+and step by step (:mod:`gdlab.kernels.epoch`):
 
 * the epoch's row order is drawn in Python by the same generator as the reference
   executor, so both visit the same batches;
@@ -45,15 +45,21 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import activations, losses, optimizers, schedules
-from gdlab._kernels_epoch import (
+from gdlab.nn import activations
+
+from gdlab.nn import losses
+
+from gdlab.optim import optimizers
+
+from gdlab.optim import schedules
+from gdlab.kernels.epoch import (
     BLOCK_MIN,
     BLOCK_ROWS,
     block_gradients,
     run_epoch_blocks,
     run_epoch_rows,
 )
-from gdlab._kernels_rows import ACTIVATIONS, LOSSES
+from gdlab.kernels.rows import ACTIVATIONS, LOSSES
 
 FloatArray = NDArray[np.floating]
 
@@ -79,6 +85,9 @@ class EpochResult(NamedTuple):
     step_learning_rate: FloatArray  #: η of every step
     batch_weight: FloatArray  #: rows (or sum of sample weights) of every step
     grad_sq: FloatArray  #: per layer, the sum over steps of the squared gradient norm
+    theta: FloatArray  #: θ after the epoch (before the diverging step, if one diverged)
+    optimizer_state: Any  #: the optimizer state that goes with ``theta``
+    steps: int  #: the number of steps taken
 
 
 def unsupported(model: Any) -> str | None:
@@ -107,7 +116,7 @@ def unsupported(model: Any) -> str | None:
 
 
 def _layout(model: Any) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The layer table of :mod:`gdlab._kernels_rows`, each layer's end in θ, activations."""
+    """The layer table of :mod:`gdlab.kernels.rows`, each layer's end in θ, activations."""
     rows, ends, acts = [], [], []
     start, buffer, prev = 0, model.input_dim, 0
     for layer in model.layers:
@@ -170,50 +179,60 @@ class Executor:
         self.fused = losses.FUSED_LINK[loss.name] == model.layers[-1].activation.name
         self.power = float(getattr(loss, "power", 0.0))
 
-    def run_epoch(self, model: Any, order: NDArray[np.intp], batch_size: int) -> EpochResult:
-        """Run one epoch over the rows in ``order``; update θ, the state and the step count."""
+    def run_epoch(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
+                  order: NDArray[np.intp], batch_size: int) -> EpochResult:
+        """Run one epoch over the rows in ``order``, from θ and the optimizer state given.
+
+        Works on copies: the caller's θ and state are untouched; the result carries the
+        new ones and the number of steps taken (the model takes them with
+        :meth:`~gdlab.train.model.Sequential.advance`).
+        """
         steps = -(-order.shape[0] // batch_size)
         records = (np.empty(steps), np.empty(steps), np.empty(steps),
                    np.zeros(self.layout.shape[0]))
         order = order.astype(np.int64, copy=False)
+        theta = theta.copy()
         if batch_size > BLOCK_ROWS:
-            diverged = self._run_blocks(model, order, batch_size, records)
+            diverged, state = self._run_blocks(theta, state, step_count, optimizer, order,
+                                               batch_size, records)
         else:
-            diverged = self._run_steps(model, order, batch_size, records)
-        model.step_count += steps if diverged < 0 else diverged
-        return EpochResult(diverged, *records)
+            diverged, state = self._run_steps(theta, state, step_count, optimizer, order,
+                                              batch_size, records)
+        return EpochResult(diverged, *records, theta=theta, optimizer_state=state,
+                           steps=steps if diverged < 0 else diverged)
 
-    def _run_steps(self, model: Any, order: NDArray[np.int64], batch_size: int,
-                   records: tuple[FloatArray, ...]) -> int:
+    def _run_steps(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
+                   order: NDArray[np.int64], batch_size: int,
+                   records: tuple[FloatArray, ...]) -> tuple[int, Any]:
         """The whole epoch in one compiled call; the optimizer state is copied in and out."""
-        code, hyper, sched = _optimizer_codes(model.optimizer)
-        state = model._opt_state
+        code, hyper, sched = _optimizer_codes(optimizer)
         if code == 3:
             t, s1, s2 = state.t, state.m.copy(), state.v.copy()
         else:
             t, s1, s2 = 0, state[0].copy(), np.empty(0)
         run_epoch = run_epoch_blocks if batch_size >= BLOCK_MIN else run_epoch_rows
         diverged, t = run_epoch(
-            self.X, self.Y, self.w, self.e, order, batch_size, model._theta, self.layout,
+            self.X, self.Y, self.w, self.e, order, batch_size, theta, self.layout,
             self.layer_end, self.acts, self.loss, self.fused, self.power, code, hyper, s1, s2,
-            t, sched, model.step_count, *records)
+            t, sched, step_count, *records)
         if code == 3:
-            model._opt_state = optimizers.AdamState(t, s1, s2)
+            state = optimizers.AdamState(t, s1, s2)
         elif code != 0:
-            model._opt_state = type(state)(s1)
-        return diverged
+            state = type(state)(s1)
+        return diverged, state
 
-    def _run_blocks(self, model: Any, order: NDArray[np.int64], batch_size: int,
-                    records: tuple[FloatArray, ...]) -> int:
+    def _run_blocks(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
+                    order: NDArray[np.int64], batch_size: int,
+                    records: tuple[FloatArray, ...]) -> tuple[int, Any]:
         """Steps of more than BLOCK_ROWS rows: the gradient in fixed row blocks on all
         cores, summed in block order; the update by the optimizer's own (NumPy) rule."""
         step_loss, step_eta, batch_weight, grad_sq = records
-        n, theta, optimizer = order.shape[0], model._theta, model.optimizer
+        n = order.shape[0]
         weighted = self.w.shape[0] > 0
         in_order = bool(np.all(order == np.arange(n)))  # full batch: blocks are slices of X
         for index in range(step_loss.shape[0]):
             lo, hi = index * batch_size, min((index + 1) * batch_size, n)
-            step_eta[index] = optimizer.learning_rate_at(model.step_count + index)
+            step_eta[index] = optimizer.learning_rate_at(step_count + index)
             batch_weight[index] = self.w[order[lo:hi]].sum() if weighted else hi - lo
             n_blocks = -(-(hi - lo) // BLOCK_ROWS)
             partial, losses_ = np.empty((n_blocks, theta.shape[0])), np.empty(n_blocks)
@@ -231,14 +250,13 @@ class Executor:
             loss = float(np.sum(losses_))
             step_loss[index] = loss if weighted else loss / (hi - lo)
             if not (np.isfinite(step_loss[index]) and np.isfinite(grad).all()):
-                return index
+                return index, state
             for number, end in enumerate(self.layer_end):
                 part = grad[end - self.sizes[number]:end]
                 grad_sq[number] += part @ part
-            delta, model._opt_state = optimizer.update(grad, model._opt_state,
-                                                       learning_rate=step_eta[index])
+            delta, state = optimizer.update(grad, state, learning_rate=step_eta[index])
             theta += delta
-        return -1
+        return -1, state
 
 
 _THREADS = max(1, os.cpu_count() or 1)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gdlab._checks import check_positive_int, check_positive_number
-from gdlab.trace import Trace
+from gdlab.train.trace import Trace
 
 __all__ = [
     "Callback",
@@ -152,14 +152,14 @@ class DivergenceGuard(Callback):
         super().__init__()
         self.factor = check_positive_number("factor", factor, hint="e.g. 1e4.")
         self._reference = math.inf
-        self.good_theta: np.ndarray | None = None
-        self.previous_theta: np.ndarray | None = None
+        self.good_theta: Any = None  #: a model snapshot (θ, optimizer state, step count)
+        self.previous_theta: Any = None
         self.good_epoch = -1  #: the epoch at whose end θ was good_theta (-1: the start)
 
     def on_train_begin(self, logs=None):
         initial = (logs or {}).get("initial_loss", math.nan)
         self._reference = max(abs(initial), 1e-12) if math.isfinite(initial) else math.inf
-        self.good_theta = self.model._theta.copy()
+        self.good_theta = self.model.snapshot()
         self.previous_theta = self.good_theta
         self.good_epoch = -1
 
@@ -170,15 +170,15 @@ class DivergenceGuard(Callback):
         the loss at :attr:`good_theta` (and found it finite).
         """
         if first_step_evaluated:
-            self.model._theta[...] = self.good_theta
+            self.model.restore(self.good_theta)
             return self.good_epoch
-        self.model._theta[...] = self.previous_theta
+        self.model.restore(self.previous_theta)
         return self.good_epoch - 1
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss", math.nan)
         if math.isfinite(loss) and loss <= self.factor * self._reference:
-            self.previous_theta, self.good_theta = self.good_theta, self.model._theta.copy()
+            self.previous_theta, self.good_theta = self.good_theta, self.model.snapshot()
             self.good_epoch = epoch
             return
         # with a full batch this epoch's loss was computed at good_theta: go one further back
@@ -218,7 +218,7 @@ class EarlyStopping(Callback):
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self._best_theta = self.model._theta.copy()
+                self._best_theta = self.model.theta.copy()
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -226,7 +226,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self._best_theta is not None:
-            self.model._theta[...] = self._best_theta
+            self.model.set_theta(self._best_theta)
 
 
 class LearningRateScheduler(Callback):

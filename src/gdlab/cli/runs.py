@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from gdlab import losses as losses_module
-from gdlab.callbacks import Callback
-from gdlab.layers import Dense
-from gdlab.training import Sequential
+from gdlab.nn import losses as losses_module
+from gdlab.train.callbacks import Callback
+from gdlab.nn.layers import Dense
+from gdlab.train.model import Sequential
 
 __all__ = ["PRESETS", "Progress", "RunFolder", "build_model", "metrics_for", "refuse_existing"]
 
@@ -246,7 +246,7 @@ def _summaries(args: Any, data: Any, model: Sequential, n_train: int,
 
 
 def _figures(history: Any, folder: Path) -> dict[str, Any]:
-    from gdlab import plots
+    from gdlab.show import plots
 
     curves = plots.plot_history(history)
     curves.savefig(folder / "learning_curves.png", dpi=100)
@@ -273,8 +273,8 @@ def run_fit(args: Any, data: Any, model: Sequential, folder: Path) -> str:
 
     from matplotlib import pyplot
 
-    from gdlab import persistence, report
-    from gdlab.callbacks import DivergenceWarning, EarlyStopping
+    from gdlab.show import report
+    from gdlab.train.callbacks import DivergenceWarning, EarlyStopping
 
     train, val = _split(data, args.validation_split, args.seed)
     callbacks: list[Callback] = [] if args.quiet else [Progress(args.epochs)]
@@ -293,8 +293,7 @@ def run_fit(args: Any, data: Any, model: Sequential, folder: Path) -> str:
     metrics = _fit_metrics(model, args, data, train, val)
     metadata = {"kind": args.model, "target": args.target, "exposure": args.exposure,
                 "classes": data.classes, "data": str(args.data)}
-    persistence.save(model, folder / "model.npz", preprocessing=data.preprocessing,
-                     metadata=metadata)
+    model.save(folder / "model.npz", preprocessing=data.preprocessing, metadata=metadata)
     history.to_frame().to_csv(folder / "history.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if len(history.trace):
@@ -333,8 +332,10 @@ def run_sweep(args: Any, data: Any, model: Sequential, folder: Path) -> Any:
     """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html."""
     from matplotlib import pyplot
 
-    from gdlab import plots, report
-    from gdlab.sweep import learning_rate_sweep
+    from gdlab.show import plots
+
+    from gdlab.show import report
+    from gdlab.train.sweep import learning_rate_sweep
 
     start = time.perf_counter()
     result = learning_rate_sweep(model, data.X, data.y, args.learning_rates,

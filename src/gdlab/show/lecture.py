@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab.layers import Dense
-from gdlab.optimizers import SGD
-from gdlab.trace import Step, Trace, format_number
-from gdlab.training import Sequential
+from gdlab.nn.layers import Dense
+from gdlab.optim.optimizers import SGD
+from gdlab.train.trace import Step, Trace, format_number
+from gdlab.train.model import Sequential
 
 FloatArray = NDArray[np.floating]
 

@@ -6,25 +6,27 @@ One step of gradient descent, as in the lecture::
     weights = weights - learning_rate * gradient
 
 is :meth:`Sequential.train_on_batch`; :meth:`Sequential.fit` runs it over the batch plan
-of :mod:`gdlab.batches` (``batch_size="full"`` | ``1`` | ``k``).
+of :mod:`gdlab.optim.batches` (``batch_size="full"`` | ``1`` | ``k``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import losses as losses_module
-from gdlab import optimizers as optimizers_module
+from gdlab.nn import losses as losses_module
+from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_fraction, check_positive_int, check_seed
-from gdlab.batches import BatchPlan, check_batch_size
-from gdlab.callbacks import (
+from gdlab.optim.batches import BatchPlan, check_batch_size
+from gdlab.train.callbacks import (
     Callback,
     DivergenceGuard,
     DivergenceWarning,
@@ -33,11 +35,12 @@ from gdlab.callbacks import (
     divergence_message,
     restored_description,
 )
-from gdlab.data import check_exposure, check_sample_weight, check_X, check_y
-from gdlab.diagnostics import DeadReLU, check_combination
-from gdlab.layers import Dense
-from gdlab.network import Network
-from gdlab.trace import BatchContext, Step
+from gdlab.io.persistence import write_model_file
+from gdlab.io.data import check_exposure, check_sample_weight, check_X, check_y
+from gdlab.train.diagnostics import DeadReLU, check_combination
+from gdlab.nn.layers import Dense
+from gdlab.nn.network import Network
+from gdlab.train.trace import BatchContext, Step
 
 FloatArray = NDArray[np.floating]
 
@@ -64,8 +67,24 @@ class _Batch:
                       None if self.e is None else self.e.take(rows))
 
 
+class Snapshot(NamedTuple):
+    """θ, the optimizer state and the step count at one moment (see :meth:`Sequential.snapshot`)."""
+
+    theta: FloatArray
+    optimizer_state: Any
+    step_count: int
+
+
+def _copy_state(state: Any) -> Any:
+    """A copy of an optimizer state (a NamedTuple of arrays and numbers) that shares nothing."""
+    if state is None:
+        return None
+    return type(state)(*(np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+                         for value in state))
+
+
 class Sequential(Network):
-    """A trainable stack of :class:`~gdlab.layers.Dense` layers (Keras-shaped API).
+    """A trainable stack of :class:`~gdlab.nn.layers.Dense` layers (Keras-shaped API).
 
     Examples
     --------
@@ -98,7 +117,7 @@ class Sequential(Network):
         Parameters
         ----------
         loss : str or Loss
-            One of :func:`gdlab.losses.names`.
+            One of :func:`gdlab.nn.losses.names`.
         optimizer : str or Optimizer
             ``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"`` or an instance.
         metrics : list of str
@@ -120,6 +139,29 @@ class Sequential(Network):
                 "The model is not compiled: call model.compile(loss=..., optimizer=...) first."
             )
         return self.loss, self.optimizer
+
+    # --- state: θ, the optimizer state and the step count, changed only here -----------
+    @property
+    def optimizer_state(self) -> Any:
+        """The optimizer's state (a NamedTuple; None before the first step)."""
+        return self._opt_state
+
+    def snapshot(self) -> Snapshot:
+        """Copies of θ, the optimizer state and the step count, for :meth:`restore`."""
+        self._require_built()
+        return Snapshot(self._theta.copy(), _copy_state(self._opt_state), self.step_count)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Set θ, the optimizer state and the step count together, from a :class:`Snapshot`."""
+        self.theta = snapshot.theta
+        self._opt_state = _copy_state(snapshot.optimizer_state)
+        self.step_count = int(snapshot.step_count)
+
+    def advance(self, theta: FloatArray, optimizer_state: Any, steps: int) -> None:
+        """Take θ and the optimizer state after ``steps`` steps run elsewhere (the kernels)."""
+        self._theta[...] = theta
+        self._opt_state = optimizer_state
+        self.step_count += int(steps)
 
     # --- data ------------------------------------------------------------------------
     def _prepare(self, X: Any, y: Any, sample_weight: Any = None,
@@ -243,7 +285,7 @@ class Sequential(Network):
         verbose : int
             0 quiet, 1 a progress line per epoch.
         trace : bool or int
-            Keep the :class:`~gdlab.trace.Step` of every step (True) or of the first N.
+            Keep the :class:`~gdlab.train.trace.Step` of every step (True) or of the first N.
         executor : {"auto", "numpy", "compiled"}
             ``"numpy"``: the step-by-step reference executor; ``"compiled"``: whole
             epochs in numba (:mod:`gdlab.kernels`), same results to ~1e-12; ``"auto"``:
@@ -411,7 +453,9 @@ class Sequential(Network):
     def _run_epoch_compiled(self, compiled: Any, data: _Batch, plan: BatchPlan,
                             epoch: int) -> dict[str, float] | None:
         """One epoch in compiled code; None if it diverged (θ as before that step)."""
-        result = compiled.run_epoch(self, plan.order(), plan.batch_size)
+        result = compiled.run_epoch(self._theta, self._opt_state, self.step_count,
+                                    self.optimizer, plan.order(), plan.batch_size)
+        self.advance(result.theta, result.optimizer_state, result.steps)
         if result.diverged >= 0:
             index = result.diverged
             self._report_divergence(epoch, self.step_count, float(result.step_loss[index]),
@@ -445,14 +489,23 @@ class Sequential(Network):
             "metrics": list(self.metrics),
         }
 
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str], *, preprocessing: Any = None,
+             metadata: dict[str, Any] | None = None) -> Path:
         """Write the model to ``path`` (an ``.npz`` file, no pickle), atomically.
 
-        Load it back with :func:`gdlab.load`; see :mod:`gdlab.persistence`.
+        ``preprocessing`` (a :class:`~gdlab.io.preprocessing.Preprocessor`) and
+        ``metadata`` (JSON-safe) are kept with it. Load it back with :func:`gdlab.load`;
+        the format is described in :mod:`gdlab.io.persistence`.
         """
-        from gdlab import persistence  # lazy: persistence is a tool above the engine
-
-        return persistence.save(self, path)
+        self._require_built()
+        history = {"epoch": list(self.history.epoch), "history": self.history.history,
+                   "diverged": None if self.history.diverged is None
+                   else dict(self.history.diverged)}
+        return write_model_file(
+            path, config=self.get_config(), theta=self._theta,
+            optimizer_state=self._opt_state, step_count=self.step_count, history=history,
+            preprocessing=None if preprocessing is None else preprocessing.get_config(),
+            metadata=metadata)
 
 
 def _finite(grad: FloatArray, layer_sq: list[float]) -> bool:

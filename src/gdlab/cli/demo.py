@@ -56,7 +56,7 @@ def demo_data(name: str, *, seed: int = 0) -> DemoData:
     """``"breast_cancer"`` or ``"wine"``, split 80/20 at random and standardised."""
     from sklearn import datasets
 
-    from gdlab.preprocessing import Preprocessor
+    from gdlab.io.preprocessing import Preprocessor
 
     loaders = {"breast_cancer": (datasets.load_breast_cancer, "logistic"),
                "wine": (datasets.load_wine, "softmax")}
@@ -76,7 +76,7 @@ def demo_data(name: str, *, seed: int = 0) -> DemoData:
 
 
 def _run_variant(base: Any, data: DemoData, batch_size: Any, *, trace: int) -> dict[str, Any]:
-    from gdlab.persistence import model_from_config
+    from gdlab.train.saving import model_from_config
 
     model = model_from_config(base.get_config())
     model.theta = base.theta
@@ -100,8 +100,8 @@ def compare_variants(data: DemoData, *, trace: int = 0) -> tuple[pd.DataFrame, d
     ``model``, ``history`` …; the batch run also keeps ``initial_model``, at θ₀).
     ``trace``: record the first ``trace`` steps of each run.
     """
-    from gdlab._cli_support import build_model
-    from gdlab.optimizers import SGD
+    from gdlab.cli.runs import build_model
+    from gdlab.optim.optimizers import SGD
 
     base = build_model(data.kind, data.X_train.shape[1], data.y_train, exposure=None,
                        n_classes=len(data.classes), hidden=[], activation="relu",
@@ -136,19 +136,17 @@ def _curves_figure(runs: dict[str, Any], title: str) -> Any:
 
 
 def _save_runs(folder: Path, data: DemoData, runs: dict[str, Any]) -> None:
-    from gdlab.persistence import save
-
     for name, run in runs.items():
         stem = f"{data.name}_{name}"
         run["history"].to_frame().to_csv(folder / "histories" / f"{stem}.csv", index=False)
-        save(run["model"], folder / "models" / f"{stem}.npz", preprocessing=data.preprocessing,
+        run["model"].save(folder / "models" / f"{stem}.npz", preprocessing=data.preprocessing,
              metadata={"kind": data.kind, "target": "target", "exposure": None,
                        "classes": list(range(len(data.classes))), "data": f"sklearn {data.name}"})
 
 
 def _traced_paths(base: Any, data: DemoData) -> tuple[list[Any], list[str]]:
     """Short traced runs from θ₀ for the loss-surface picture (reference executor)."""
-    from gdlab.persistence import model_from_config
+    from gdlab.train.saving import model_from_config
 
     plan = {"batch": ("full", EPOCHS), "stochastic": (1, 1), "mini-batch": (32, 2)}
     traces, labels = [], []
@@ -164,8 +162,8 @@ def _traced_paths(base: Any, data: DemoData) -> tuple[list[Any], list[str]]:
 
 def _figures(datasets: list[tuple[DemoData, dict]]) -> dict[str, tuple[str, Any]]:
     """Caption → (file name, figure): learning curves, paths, a learning-rate sweep."""
-    from gdlab import plots
-    from gdlab.sweep import learning_rate_sweep
+    from gdlab.show import plots
+    from gdlab.train.sweep import learning_rate_sweep
 
     figures = {}
     for data, runs in datasets:
@@ -204,7 +202,7 @@ def run_demo(out: str | Path = "gdlab-demo", *, force: bool = False,
     """Run the demo and write its folder (see the module docstring); return the tables."""
     from matplotlib import pyplot
 
-    from gdlab._cli_support import RunFolder
+    from gdlab.cli.runs import RunFolder
 
     folder = RunFolder(out, force=force)
     start = time.perf_counter()
@@ -239,7 +237,7 @@ def run_demo(out: str | Path = "gdlab-demo", *, force: bool = False,
 def _write_report(folder: Path, datasets: list[tuple[DemoData, dict]],
                   tables: dict[str, pd.DataFrame], figures: dict[str, Any],
                   seconds: float) -> None:
-    from gdlab import report
+    from gdlab.show import report
 
     data, runs = datasets[0]
     run = report.Run(

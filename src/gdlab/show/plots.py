@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gdlab import activations as activations_module
+from gdlab.nn import activations as activations_module
 
 __all__ = [
     "plot_activation",
@@ -262,7 +262,7 @@ def plot_learning_rates(model: Any, X: Any, y: Any,
                         **fit_kwargs: Any) -> Figure:
     """Train the same model from the same θ₀ at several learning rates and compare.
 
-    Runs :func:`gdlab.sweep.learning_rate_sweep` and draws its result with
+    Runs :func:`gdlab.train.sweep.learning_rate_sweep` and draws its result with
     :func:`plot_sweep`. To keep the table as well, call the two yourself.
 
     Parameters
@@ -276,14 +276,14 @@ def plot_learning_rates(model: Any, X: Any, y: Any,
     batch_size : "full", 1 or int
     ax : Axes, optional
     **fit_kwargs
-        Passed to :func:`~gdlab.sweep.learning_rate_sweep` (``seed``, ``sample_weight``,
+        Passed to :func:`~gdlab.train.sweep.learning_rate_sweep` (``seed``, ``sample_weight``,
         ``exposure``, ``optimizer``).
 
     Returns
     -------
     Figure
     """
-    from gdlab.sweep import learning_rate_sweep
+    from gdlab.train.sweep import learning_rate_sweep
 
     result = learning_rate_sweep(model, X, y, learning_rates, epochs=epochs,
                                  batch_size=batch_size, **fit_kwargs)
@@ -301,7 +301,7 @@ def plot_sweep(result: Any, ax: Axes | None = None) -> Figure:
     Parameters
     ----------
     result : SweepResult
-        From :func:`gdlab.sweep.learning_rate_sweep`.
+        From :func:`gdlab.train.sweep.learning_rate_sweep`.
     ax : Axes, optional
 
     Returns

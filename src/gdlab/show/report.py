@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gdlab.plots import plot_history
+from gdlab.show.plots import plot_history
 
 __all__ = ["Run", "figure_to_data_uri", "render_html", "versions", "write_report"]
 
@@ -149,7 +149,7 @@ def write_report(path: str | os.PathLike[str], run: Run) -> Path:
     ('report.html', True)
     """
     if not isinstance(run, Run):
-        raise TypeError(f"run must be a gdlab.report.Run; got {type(run).__name__}. "
+        raise TypeError(f"run must be a gdlab.show.report.Run; got {type(run).__name__}. "
                         "Build one with Run(title=..., data_summary=..., ...).")
     target = Path(path)
     if not target.parent.is_dir():

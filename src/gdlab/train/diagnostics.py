@@ -8,7 +8,7 @@ to lose every derivative are caught here:
   receive no gradient and it never recovers. :class:`DeadReLU` (in every ``fit``) checks
   this after each epoch and warns once per unit with a :class:`DeadUnitWarning`.
 * **losses or activations with zero gradient almost everywhere**: accuracy as a loss (a
-  step function, refused by :func:`gdlab.losses.get`), and a softmax over one unit, whose
+  step function, refused by :func:`gdlab.nn.losses.get`), and a softmax over one unit, whose
   output is the constant 1. :func:`check_combination` refuses these at ``compile``.
 
 Vanishing or exploding gradients are visible in ``history.history["grad_norm[l]"]``,
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab.callbacks import Callback
+from gdlab.train.callbacks import Callback
 
 FloatArray = NDArray[np.floating]
 
@@ -90,7 +90,7 @@ def dead_units(layers: Sequence[Any], X: FloatArray, *,
 class DeadReLU(Callback):
     """After each epoch, warn about ReLU units that output 0 for every training row.
 
-    Added to every ``fit`` by :class:`~gdlab.training.Sequential`. The check is one
+    Added to every ``fit`` by :class:`~gdlab.train.model.Sequential`. The check is one
     forward pass at the end of the epoch (see :func:`dead_units`), never work per step.
     Each dead unit is reported once per ``fit``, naming its layer and unit numbers.
 

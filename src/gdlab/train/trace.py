@@ -125,8 +125,8 @@ class Step:
         return self._per_row()[4]
 
     def _per_row(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-        from gdlab.layers import Dense  # deferred: the trace is imported by the fit loop
-        from gdlab.network import Network
+        from gdlab.nn.layers import Dense  # deferred: the trace is imported by the fit loop
+        from gdlab.nn.network import Network
 
         context = self._require_context()
         network = Network([Dense(**config) for config in context.layer_configs],

@@ -1,0 +1,1 @@
+"""Data in and out: validation, preprocessing kept with the model, model files."""

@@ -1,0 +1,1 @@
+"""Turning gradients into training: the model, the loop, callbacks, traces, sweeps."""
