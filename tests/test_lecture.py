@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from gdlab import cli
-
 from gdlab.show import lecture
 
 

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab.optim import optimizers
-from gdlab.optim import schedules
+from gdlab.optim import optimizers, schedules
 
 A = np.array([[3.0, 0.5], [0.5, 1.0]])
 B = np.array([1.0, -2.0])

@@ -9,8 +9,8 @@ import pytest
 import gdlab as gd
 from gdlab.io import persistence
 from gdlab.io.persistence import FORMAT_VERSION, ModelFileError
-from gdlab.train.saving import load_saved
 from gdlab.io.preprocessing import Preprocessor
+from gdlab.train.saving import load_saved
 
 
 def trained(optimizer="adam", dtype="float64", loss="poisson", hidden=(5, 3)):

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
-from gdlab.nn import activations
-from gdlab.nn import losses
+from gdlab.nn import activations, losses
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,6 @@ import numbers
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -42,17 +41,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from gdlab.nn import losses as losses_module
 from gdlab import metrics
-from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_choice, check_fraction, check_positive_int, check_positive_number
+from gdlab._typing import FloatArray
+from gdlab.io.data import check_exposure
+from gdlab.nn import losses as losses_module
+from gdlab.nn.layers import Dense
+from gdlab.optim import optimizers as optimizers_module
 from gdlab.optim.batches import check_batch_size
 from gdlab.train.callbacks import EarlyStopping
-from gdlab.io.data import check_exposure
-from gdlab.nn.layers import Dense
 from gdlab.train.model import Sequential
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["GDClassifier", "GDRegressor"]
 

@@ -26,11 +26,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from gdlab._typing import FloatArray
 from gdlab.nn import losses as losses_module
-
-FloatArray = NDArray[np.floating]
 
 __all__ = [
     "balance_ratio",

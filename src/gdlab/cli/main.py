@@ -262,8 +262,8 @@ def _cmd_lr_sweep(args: argparse.Namespace) -> None:
 
 
 def _saved_and_frame(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
-    from gdlab.train.saving import load_saved
     from gdlab.io.preprocessing import read_table
+    from gdlab.train.saving import load_saved
 
     saved = load_saved(args.model)
     if saved.preprocessing is None or "kind" not in saved.metadata:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from gdlab.nn import losses as losses_module
-from gdlab.train.callbacks import Callback
 from gdlab.nn.layers import Dense
+from gdlab.train.callbacks import Callback
 from gdlab.train.model import Sequential
 
 __all__ = ["PRESETS", "Progress", "RunFolder", "build_model", "metrics_for", "refuse_existing"]
@@ -332,9 +332,7 @@ def run_sweep(args: Any, data: Any, model: Sequential, folder: Path) -> Any:
     """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html."""
     from matplotlib import pyplot
 
-    from gdlab.show import plots
-
-    from gdlab.show import report
+    from gdlab.show import plots, report
     from gdlab.train.sweep import learning_rate_sweep
 
     start = time.perf_counter()

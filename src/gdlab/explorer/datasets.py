@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from gdlab._checks import check_positive_int
-
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
 
 __all__ = ["BUILTIN", "Dataset", "load", "parse_csv"]
 

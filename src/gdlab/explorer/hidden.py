@@ -16,12 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from gdlab.optim import optimizers
 from gdlab._checks import check_positive_int, check_positive_number
-
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
+from gdlab.optim import optimizers
 
 __all__ = ["DOMAIN", "curve", "derivative", "descend", "hidden", "info"]
 

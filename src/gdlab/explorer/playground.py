@@ -17,16 +17,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 import gdlab as gd
 from gdlab._checks import check_choice, check_positive_int, check_positive_number
-from gdlab.optim.batches import BatchPlan, check_batch_size
+from gdlab._typing import FloatArray, IntArray
 from gdlab.explorer.datasets import Dataset
 from gdlab.explorer.views import finite, picture
+from gdlab.optim.batches import BatchPlan, check_batch_size
 from gdlab.train.trace import Step
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["Run", "RunConfig", "Session", "build_layers"]
 
@@ -112,7 +110,7 @@ class Run:
         self.reference_loss = max(abs(self.full_loss()), 1e-12)
         self.diverged: str | None = None
         self.done = False
-        self.last: tuple[Step, NDArray[np.intp], int] | None = None
+        self.last: tuple[Step, IntArray, int] | None = None
         self.low, self.high = theta0.copy(), theta0.copy()
 
     def full_loss(self) -> float:
@@ -120,7 +118,7 @@ class Run:
         with np.errstate(all="ignore"):
             return float(self.model.evaluate(self.data.X, self.data.y))
 
-    def _next_rows(self) -> NDArray[np.intp] | None:
+    def _next_rows(self) -> IntArray | None:
         rows = next(self._batches, None)
         if rows is None:
             self.epoch += 1

@@ -14,12 +14,10 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 import gdlab as gd
+from gdlab._typing import FloatArray
 from gdlab.explorer.datasets import Dataset
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["contour_box", "contours", "finite", "picture"]
 

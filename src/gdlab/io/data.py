@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
 
 __all__ = ["check_exposure", "check_sample_weight", "check_X", "check_y"]
 

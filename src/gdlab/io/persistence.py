@@ -3,9 +3,10 @@
 A model file is one ``.npz`` archive (read with ``allow_pickle=False``) holding:
 
 - ``gdlab_model``: the JSON description as UTF-8 bytes: format name and version, the
-  model's configuration (:meth:`~gdlab.train.model.Sequential.get_config`), θ's dtype, shape and SHA-256,
-  the optimizer state's layout, the history and, optionally, the preprocessing of the
-  input columns (:class:`gdlab.io.preprocessing.Preprocessor`) and free metadata;
+  model's configuration (:meth:`~gdlab.train.model.Sequential.get_config`), θ's dtype,
+  shape and SHA-256, the optimizer state's layout, the history and, optionally, the
+  preprocessing of the input columns (:class:`gdlab.io.preprocessing.Preprocessor`) and
+  free metadata;
 - ``theta``: the flat parameter vector θ, bit for bit;
 - ``opt_state.<field>``: the optimizer's state (so training can be resumed).
 

@@ -45,13 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab.nn import activations
-
-from gdlab.nn import losses
-
-from gdlab.optim import optimizers
-
-from gdlab.optim import schedules
+from gdlab._typing import FloatArray, IntArray
 from gdlab.kernels.epoch import (
     BLOCK_MIN,
     BLOCK_ROWS,
@@ -60,8 +54,8 @@ from gdlab.kernels.epoch import (
     run_epoch_rows,
 )
 from gdlab.kernels.rows import ACTIVATIONS, LOSSES
-
-FloatArray = NDArray[np.floating]
+from gdlab.nn import activations, losses
+from gdlab.optim import optimizers, schedules
 
 __all__ = ["BLOCK_ROWS", "EpochResult", "Executor", "unsupported"]
 
@@ -180,7 +174,7 @@ class Executor:
         self.power = float(getattr(loss, "power", 0.0))
 
     def run_epoch(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
-                  order: NDArray[np.intp], batch_size: int) -> EpochResult:
+                  order: IntArray, batch_size: int) -> EpochResult:
         """Run one epoch over the rows in ``order``, from θ and the optimizer state given.
 
         Works on copies: the caller's θ and state are untouched; the result carries the

@@ -10,12 +10,10 @@ stable: no overflow in ``exp`` for any finite input.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.special import expit
 
 from gdlab._checks import check_choice
-
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
 
 __all__ = [
     "Activation",

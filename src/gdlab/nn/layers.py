@@ -10,12 +10,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
-from gdlab.nn import activations
 from gdlab._checks import check_choice, check_positive_int
-
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
+from gdlab.nn import activations
 
 __all__ = ["INITIALIZERS", "Dense", "DenseCache"]
 

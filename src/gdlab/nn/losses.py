@@ -28,13 +28,11 @@ import numbers
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.special import xlogy
 
 from gdlab._checks import check_choice
+from gdlab._typing import FloatArray
 from gdlab.nn.activations import sigmoid
-
-FloatArray = NDArray[np.floating]
 
 __all__ = [
     "FUSED_LINK",

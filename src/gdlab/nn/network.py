@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
+from gdlab._typing import FloatArray
 from gdlab.nn import losses as losses_module
 from gdlab.nn.layers import Dense, DenseCache
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["LossGradient", "Network", "param_names"]
 

@@ -14,11 +14,11 @@ import numbers
 from collections.abc import Iterator
 
 import numpy as np
-from numpy.typing import NDArray
+
+from gdlab._typing import IntArray
 
 __all__ = ["BatchPlan", "check_batch_size", "variant_name"]
 
-IntArray = NDArray[np.intp]
 
 
 def check_batch_size(batch_size: object) -> int | str:

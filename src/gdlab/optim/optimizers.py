@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
-from gdlab.optim import schedules
 from gdlab._checks import check_choice, check_fraction, check_positive_number
-
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray
+from gdlab.optim import schedules
 
 __all__ = [
     "SGD",

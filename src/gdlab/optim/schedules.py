@@ -3,7 +3,8 @@ r"""Learning-rate schedules: :math:`\eta_t` as a function of the step :math:`t =
 A schedule is passed as an optimizer's ``learning_rate``. Each is a pure function of
 the global step count, so the reference and compiled executors agree. The epoch-level
 rules (a per-epoch function, or reduce-on-plateau) are callbacks
-(:class:`gdlab.train.callbacks.LearningRateScheduler`, :class:`gdlab.train.callbacks.ReduceLROnPlateau`).
+(:class:`gdlab.train.callbacks.LearningRateScheduler`,
+:class:`gdlab.train.callbacks.ReduceLROnPlateau`).
 """
 
 from __future__ import annotations

@@ -25,14 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from gdlab._typing import FloatArray
 from gdlab.nn.layers import Dense
 from gdlab.optim.optimizers import SGD
-from gdlab.train.trace import Step, Trace, format_number
 from gdlab.train.model import Sequential
-
-FloatArray = NDArray[np.floating]
+from gdlab.train.trace import Step, Trace, format_number
 
 __all__ = ["EXAMPLES", "ForwardPass", "batch_gd_data", "batch_gd_iterations", "render",
            "sgd_iterations", "sigmoid_forward", "softmax_forward"]

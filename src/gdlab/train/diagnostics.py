@@ -22,11 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from gdlab._typing import FloatArray, IntArray
 from gdlab.train.callbacks import Callback
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["DeadReLU", "DeadUnitWarning", "check_combination", "dead_units"]
 
@@ -40,7 +38,7 @@ class DeadUnitWarning(UserWarning):
 
 
 def dead_units(layers: Sequence[Any], X: FloatArray, *,
-               ignore: dict[int, set[int]] | None = None) -> dict[int, NDArray[np.intp]]:
+               ignore: dict[int, set[int]] | None = None) -> dict[int, IntArray]:
     r"""The ReLU units that output 0 for every row of X, by layer (both 1-based).
 
     A forward pass in chunks of rows (256, 512, … up to 65 536), which stops as soon as
@@ -120,7 +118,7 @@ class DeadReLU(Callback):
                       DeadUnitWarning, stacklevel=2)
 
 
-def dead_message(layers: Sequence[Any], dead: dict[int, NDArray[np.intp]], *, epoch: int,
+def dead_message(layers: Sequence[Any], dead: dict[int, IntArray], *, epoch: int,
                  n: int) -> str:
     """The explanation of a :class:`DeadUnitWarning`."""
     parts = [f"layer {layer} ({layers[layer - 1]!r}): unit{'s' if len(units) > 1 else ''} "

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
-from gdlab.nn import losses as losses_module
-from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_fraction, check_positive_int, check_seed
+from gdlab._typing import FloatArray, IntArray
+from gdlab.io.data import check_exposure, check_sample_weight, check_X, check_y
+from gdlab.io.persistence import write_model_file
+from gdlab.nn import losses as losses_module
+from gdlab.nn.layers import Dense
+from gdlab.nn.network import Network
+from gdlab.optim import optimizers as optimizers_module
 from gdlab.optim.batches import BatchPlan, check_batch_size
 from gdlab.train.callbacks import (
     Callback,
@@ -35,14 +39,8 @@ from gdlab.train.callbacks import (
     divergence_message,
     restored_description,
 )
-from gdlab.io.persistence import write_model_file
-from gdlab.io.data import check_exposure, check_sample_weight, check_X, check_y
 from gdlab.train.diagnostics import DeadReLU, check_combination
-from gdlab.nn.layers import Dense
-from gdlab.nn.network import Network
 from gdlab.train.trace import BatchContext, Step
-
-FloatArray = NDArray[np.floating]
 
 __all__ = ["Sequential"]
 
@@ -55,12 +53,12 @@ class _Batch:
     def __init__(self, X: FloatArray, Y: FloatArray, w: FloatArray | None, e: FloatArray | None):
         self.X, self.Y, self.w, self.e = X, Y, w, e
 
-    def take(self, rows: NDArray[np.intp] | slice) -> _Batch:
+    def take(self, rows: IntArray | slice) -> _Batch:
         return _Batch(self.X[rows], self.Y[rows],
                       None if self.w is None else self.w[rows],
                       None if self.e is None else self.e[rows])
 
-    def gather(self, rows: NDArray[np.intp]) -> _Batch:
+    def gather(self, rows: IntArray) -> _Batch:
         """The rows of one step, copied (``ndarray.take``: numpy's fastest row gather)."""
         return _Batch(self.X.take(rows, axis=0), self.Y.take(rows, axis=0),
                       None if self.w is None else self.w.take(rows),
@@ -177,7 +175,7 @@ class Sequential(Network):
         return _Batch(X.astype(self.dtype, copy=False), Y, w, e)
 
     # --- one step ----------------------------------------------------------------------
-    def _step(self, batch: _Batch, rows: NDArray[np.intp], *, epoch: int, variant: str,
+    def _step(self, batch: _Batch, rows: IntArray, *, epoch: int, variant: str,
               context: BatchContext | None,
               learning_rate: float) -> tuple[float, FloatArray, Step | None]:
         """Compute the loss and gradient at θ, update θ; return (loss, gradient, Step)."""

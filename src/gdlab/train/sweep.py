@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gdlab.optim import optimizers as optimizers_module
 from gdlab._checks import check_positive_number
-from gdlab.train.callbacks import DivergenceWarning, History
 from gdlab.io.data import check_X
+from gdlab.optim import optimizers as optimizers_module
+from gdlab.train.callbacks import DivergenceWarning, History
 
 __all__ = ["SweepResult", "learning_rate_sweep", "verdicts"]
 

@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.floating]
+from gdlab._typing import FloatArray, IntArray
 
 __all__ = ["BatchContext", "Step", "Trace", "format_number"]
 
@@ -71,7 +70,7 @@ class Step:
     step: int  #: global step number, 0-based
     epoch: int  #: epoch number, 0-based
     variant: str  #: "batch", "stochastic" or "mini-batch"
-    rows: NDArray[np.intp]  #: the rows of the training data in this batch
+    rows: IntArray  #: the rows of the training data in this batch
     learning_rate: float
     loss: float  #: the batch's (weighted) mean loss at θ before
     theta_before: FloatArray
