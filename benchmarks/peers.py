@@ -1,9 +1,12 @@
-"""The tools gdlab is measured against: each trains one epoch and returns its seconds.
+"""The tools gdlab is measured against; each trains one epoch and returns the seconds of its fit.
 
 Every function takes the same arguments (``X``, ``y``, ``batch``: 1, k or ``"full"``,
 ``hidden``: ``()`` for logistic regression or ``(32, 16)`` for the MLP, ``seed``) and
-returns the wall time of the epoch alone (set-up and data conversion excluded).
-PyTorch and Keras are optional: :func:`available` says which are installed.
+returns the wall time of **the whole fit call** of that tool: whatever the tool does inside
+its fit (shuffling, copying, converting, checking, computing the loss) is counted, for every
+tool alike. Building the model object is not counted. PyTorch and Keras are optional
+(``pip install -e ".[bench]"``): :func:`available` says which are installed. They run in
+float32, as their users run them; gdlab and NumPy in float64.
 """
 
 from __future__ import annotations
@@ -25,20 +28,6 @@ def available() -> dict[str, bool]:
             for name, module in (("pytorch", "torch"), ("keras", "keras"))}
 
 
-class EpochTimer(gd.callbacks.Callback):
-    """Seconds of each epoch of a gdlab fit (validation and set-up excluded)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def gdlab_model(hidden: tuple[int, ...], p: int, seed: int) -> gd.Sequential:
     """Logistic regression (no hidden layer) or an MLP p-hidden-1 with ReLU, sigmoid output."""
     layers = [gd.Dense(units, activation="relu") for units in hidden]
@@ -47,15 +36,14 @@ def gdlab_model(hidden: tuple[int, ...], p: int, seed: int) -> gd.Sequential:
     return model
 
 
-def gdlab_epoch(executor: str):
-    """One epoch of gdlab with the given executor ("compiled" or "numpy")."""
+def gdlab_fit(executor: str):
+    """One epoch of gdlab with the given executor ("compiled" or "numpy"): the whole fit."""
 
     def run(X, y, batch, hidden, seed):
         model = gdlab_model(hidden, X.shape[1], seed)
-        timer = EpochTimer()
-        model.fit(X, y, batch_size=batch, epochs=1, seed=seed, verbose=0, callbacks=[timer],
-                  executor=executor)
-        return timer.seconds[0]
+        start = time.perf_counter()
+        model.fit(X, y, batch_size=batch, epochs=1, seed=seed, verbose=0, executor=executor)
+        return time.perf_counter() - start
 
     return run
 
@@ -64,8 +52,9 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def hand_numpy(X, y, batch, hidden, seed):
-    """The plain NumPy loop a course would write: forward, loss, backward, update."""
+def numpy_fast(X, y, batch, hidden, seed):
+    """The NumPy loop a competent user writes: one permuted copy of X per epoch, contiguous
+    slices, and per step the loss (recorded, as gdlab records it), the gradient, the update."""
     rng = np.random.default_rng(seed)
     sizes = [X.shape[1], *hidden, 1]
     Ws = [rng.normal(0, np.sqrt(2 / a), size=(a, b))
@@ -74,15 +63,19 @@ def hand_numpy(X, y, batch, hidden, seed):
     n = X.shape[0]
     k = n if batch == "full" else batch
     start_time = time.perf_counter()
-    order = np.arange(n) if batch == "full" else rng.permutation(n)
-    for start in range(0, n, k):
-        rows = order[start:start + k]
-        Xb, yb = (X, y) if batch == "full" else (X[rows], y[rows])
+    if batch == "full":
+        Xp, yp = X, y
+    else:
+        order = rng.permutation(n)
+        Xp, yp = X[order], y[order]
+    step_loss = np.empty(-(-n // k))
+    for step, start in enumerate(range(0, n, k)):
+        Xb, yb = Xp[start:start + k], yp[start:start + k]
         activations = [Xb]
         for W, b in zip(Ws[:-1], bs[:-1], strict=True):
             activations.append(np.maximum(activations[-1] @ W + b, 0.0))
         z = activations[-1] @ Ws[-1] + bs[-1]
-        loss = np.mean(np.logaddexp(0.0, z[:, 0]) - yb * z[:, 0])  # noqa: F841 (tracked)
+        step_loss[step] = np.mean(np.logaddexp(0.0, z[:, 0]) - yb * z[:, 0])
         dZ = (_sigmoid(z) - yb[:, None]) / len(yb)
         for layer in range(len(Ws) - 1, -1, -1):
             dW, db = activations[layer].T @ dZ, dZ.sum(axis=0)
@@ -124,7 +117,7 @@ def _timed_one_epoch_fit(model, X, y):
 
 
 def pytorch(X, y, batch, hidden, seed):
-    """PyTorch's plain training loop (float64, CPU, SGD)."""
+    """PyTorch's usual training loop (float32, CPU, SGD, a random permutation per epoch)."""
     import torch
 
     torch.manual_seed(seed)
@@ -132,13 +125,14 @@ def pytorch(X, y, batch, hidden, seed):
     layers: list = []
     for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 1)).double()
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)[:, None]
     n = X.shape[0]
     k = n if batch == "full" else batch
     start = time.perf_counter()
+    Xt = torch.from_numpy(X.astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.float32))[:, None]
     order = torch.randperm(n)
     for first in range(0, n, k):
         rows = order[first:first + k]
@@ -150,7 +144,7 @@ def pytorch(X, y, batch, hidden, seed):
 
 
 def keras(X, y, batch, hidden, seed):
-    """Keras 3 ``model.fit`` for one epoch (whatever backend is configured)."""
+    """Keras 3 ``model.fit`` for one epoch (float32, the configured backend, e.g. JAX)."""
     import keras as k
 
     k.utils.set_random_seed(seed)
@@ -159,9 +153,9 @@ def keras(X, y, batch, hidden, seed):
                           k.layers.Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer=k.optimizers.SGD(LEARNING_RATE))
     size = X.shape[0] if batch == "full" else batch
-    model.fit(X[:size * 2], y[:size * 2], batch_size=size, epochs=1, verbose=0)  # trace
     start = time.perf_counter()
-    model.fit(X, y, batch_size=size, epochs=1, verbose=0, shuffle=True)
+    model.fit(X.astype(np.float32), y.astype(np.float32), batch_size=size, epochs=1,
+              verbose=0, shuffle=True)
     return time.perf_counter() - start
 
 

@@ -1,10 +1,17 @@
-"""The benchmark run: every tool on the same data, medians of repeated epochs, one report.
+"""The benchmark run: every tool on the same data, interleaved repeats, one report.
 
 ``python -m benchmarks`` measures, on 1,000,000 × 20 float64 logistic data, one epoch of
 logistic regression and of an MLP 20-32-16-1 at batch sizes 1, 32, 256 and full, for
-gdlab's compiled and reference executors, the hand-written NumPy loop, scikit-learn and
-(when installed) PyTorch and Keras; then compile time (cold and warm cache), peak
-memory and the epoch time at n = 1e5, 1e6, 1e7. It writes ``docs/benchmarks.md``.
+gdlab's compiled and reference executors, the fast NumPy loop (the baseline: one permuted
+copy of X per epoch, contiguous slices, per-step loss), scikit-learn and (when installed:
+``pip install -e ".[bench]"``) PyTorch and Keras. Every tool is timed the same way: the
+whole fit call of one epoch, after one warm-up fit on a few rows in the same process (so
+compiling and tracing are not counted here; they are measured on their own, in fresh
+processes). The repeats are interleaved (run 1 of every tool, then run 2, …) so that a
+burst of load on the shared machine does not land on one tool only. Then compile time
+(cold and warm cache), each tool's first fit in a fresh process, peak memory and the epoch
+time at n = 1e5, 1e6, 1e7. It writes ``docs/benchmarks.md`` and, with ``--readme``, the
+speed table of ``README.md`` (between its ``speed-table`` markers).
 ``python -m benchmarks --smoke`` does a tiny run in seconds (used by the test suite).
 
 Slow tools are timed on the first rows only (``ROW_CAPS``) and reported as samples/s;
@@ -33,36 +40,36 @@ MLP = (32, 16)
 #: (configuration, hidden layers, batch size, tools)
 CONFIGS = [
     ("logistic, batch 1", (), 1,
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "sklearn-SGDClassifier", "pytorch",
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "sklearn-SGDClassifier", "pytorch",
       "keras"]),
     ("logistic, batch 32", (), 32,
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "pytorch", "keras"]),
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "pytorch", "keras"]),
     ("logistic, batch 256", (), 256,
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "pytorch", "keras"]),
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "pytorch", "keras"]),
     ("logistic, full batch", (), "full",
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "pytorch", "one read of X"]),
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "pytorch", "one read of X"]),
     ("MLP 20-32-16-1, batch 32", MLP, 32,
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "sklearn-MLPClassifier", "pytorch",
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "sklearn-MLPClassifier", "pytorch",
       "keras"]),
     ("MLP 20-32-16-1, batch 256", MLP, 256,
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "sklearn-MLPClassifier", "pytorch",
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "sklearn-MLPClassifier", "pytorch",
       "keras"]),
     ("MLP 20-32-16-1, full batch", MLP, "full",
-     ["gdlab-compiled", "gdlab-reference", "hand-numpy", "pytorch"]),
+     ["gdlab-compiled", "gdlab-reference", "numpy-fast", "pytorch"]),
 ]
 
 #: Rows that each slow tool is timed on, per batch size (None: all rows).
 ROW_CAPS = {
     ("gdlab-reference", 1): 20_000, ("gdlab-reference", 32): 200_000,
-    ("hand-numpy", 1): 50_000, ("pytorch", 1): 5_000, ("pytorch", 32): 100_000,
+    ("numpy-fast", 1): 50_000, ("pytorch", 1): 5_000, ("pytorch", 32): 100_000,
     ("pytorch", 256): 300_000, ("keras", 1): 2_000, ("keras", 32): 50_000,
     ("keras", 256): 200_000, ("sklearn-MLPClassifier", 32): 200_000,
 }
 
 TOOLS = {
-    "gdlab-compiled": peers.gdlab_epoch("compiled"),
-    "gdlab-reference": peers.gdlab_epoch("numpy"),
-    "hand-numpy": peers.hand_numpy,
+    "gdlab-compiled": peers.gdlab_fit("compiled"),
+    "gdlab-reference": peers.gdlab_fit("numpy"),
+    "numpy-fast": peers.numpy_fast,
     "sklearn-SGDClassifier": peers.sklearn_sgd,
     "sklearn-MLPClassifier": peers.sklearn_mlp,
     "pytorch": peers.pytorch,
@@ -102,38 +109,37 @@ def make_data(n: int, p: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return X, y
 
 
-def measure(tool: str, X, y, batch, hidden, runs: int) -> Measurement:
-    """Median-ready epoch times of ``tool`` on the first rows its cap allows."""
+def _rows(tool: str, n: int, batch) -> int:
     cap = ROW_CAPS.get((tool, batch))
-    rows = min(X.shape[0], cap) if cap else X.shape[0]
-    Xs, ys = X[:rows], y[:rows]
-    result = Measurement(tool, rows)
-    for run in range(runs):
-        result.seconds.append(TOOLS[tool](Xs, ys, batch, hidden, run))
-    return result
+    return min(n, cap) if cap else n
 
 
 def run_configs(X, y, runs: int, installed: dict[str, bool], log) -> dict[str, list]:
-    """Every configuration's measurements, in the order of CONFIGS."""
-    peers.gdlab_epoch("compiled")(X[:64], y[:64], 8, MLP, 0)  # compile (or load) once
+    """Every configuration's measurements, in the order of CONFIGS; repeats interleaved."""
     results = {}
     for name, hidden, batch, tools in CONFIGS:
-        results[name] = []
-        for tool in tools:
-            if tool in ("pytorch", "keras") and not installed[tool]:
-                continue
-            measurement = measure(tool, X, y, batch, hidden, runs)
-            log(f"  {name:28s} {tool:24s} {measurement.median:9.4f} s on "
-                f"{measurement.rows} rows")
-            results[name].append(measurement)
+        tools = [t for t in tools if installed.get(t, True)]
+        warm = 4 * batch if isinstance(batch, int) else 4096
+        for tool in tools:  # warm-up: compile, trace or load once, outside the timing
+            TOOLS[tool](X[:warm], y[:warm], batch, hidden, 0)
+        measured = {tool: Measurement(tool, _rows(tool, X.shape[0], batch)) for tool in tools}
+        for run in range(runs):
+            for tool, m in measured.items():
+                m.seconds.append(TOOLS[tool](X[:m.rows], y[:m.rows], batch, hidden, run))
+        for m in measured.values():
+            log(f"  {name:28s} {m.tool:24s} {m.median:9.4f} s on {m.rows} rows")
+        results[name] = list(measured.values())
     return results
 
 
 def _child(code: str, env: dict[str, str]) -> dict[str, float]:
-    """Run ``code`` in a fresh Python; it prints ``key value`` lines."""
+    """Run ``code`` in a fresh Python; it prints ``key value`` lines. ``process`` is the
+    wall time of the whole process, interpreter start-up included."""
+    start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line}
+    values = {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line}
+    return {**values, "process": time.perf_counter() - start}
 
 
 _COMPILE = """
@@ -143,16 +149,29 @@ import numpy as np, gdlab as gd
 from benchmarks.peers import gdlab_model
 t1 = time.perf_counter()
 X = np.random.default_rng(0).normal(size=(20000, 20)); y = (X[:, 0] > 0) * 1.0
-def fit(batch, n):
-    model = gdlab_model((32, 16), 20, 0)
+def fit(hidden, batch, n, executor="compiled"):
+    model = gdlab_model(hidden, 20, 0)
     start = time.perf_counter()
-    model.fit(X[:n], y[:n], batch_size=batch, epochs=1, verbose=0, executor="compiled")
+    model.fit(X[:n], y[:n], batch_size=batch, epochs={epochs}, verbose=0, executor=executor)
     return time.perf_counter() - start
-first, again = fit(32, 2000), fit(32, 2000)
-full_first, full_again = fit("full", 20000), fit("full", 20000)
+small = fit((), 32, 1000, "auto")  # a new user's first fit: 1,000 rows, batch 32
 print("import", t1 - t0)
+print("first_fit", t1 - t0 + small)
+first, again = fit((32, 16), 32, 2000), fit((32, 16), 32, 2000)
+full_first, full_again = fit((32, 16), "full", 20000), fit((32, 16), "full", 20000)
 print("minibatch", first - again)
 print("full", full_first - full_again)
+"""
+
+_FIRST_FIT = """
+import time, numpy as np
+from benchmarks import peers
+from benchmarks.suite import make_data
+X, y = make_data({n})
+start = time.perf_counter()
+seconds = {call}(X, y, {batch!r}, {hidden!r}, 0)
+print("first", time.perf_counter() - start)
+print("fit", seconds)
 """
 
 _MEMORY = """
@@ -160,15 +179,17 @@ import numpy as np, gdlab as gd
 from benchmarks.suite import make_data
 from benchmarks.peers import gdlab_model
 def rss(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
 model = gdlab_model((), 20, 0)
 model.fit(np.zeros((64, 20)), np.zeros(64), batch_size=8, verbose=0)  # load the kernels
 base = rss("VmRSS")
 X, y = make_data({n})
 before = rss("VmRSS")
-open("/proc/self/clear_refs", "w").write("5")  # reset the peak
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # reset the peak
 model.fit(X, y, batch_size={batch!r}, epochs=2, verbose=0, executor="compiled")
 print("data", X.nbytes + y.nbytes)
 print("base", base)
@@ -181,10 +202,33 @@ def compile_times(log) -> dict[str, dict[str, float]]:
     """Seconds of compiling in a new environment (empty cache), then in a later process."""
     with tempfile.TemporaryDirectory() as cache:
         env = {"NUMBA_CACHE_DIR": cache, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
-        cold = _child(_COMPILE, env)
-        warm = _child(_COMPILE, env)
+        cold = _child(_COMPILE.format(epochs=5), env)
+        warm = _child(_COMPILE.format(epochs=5), env)
     log(f"  compile cold {cold}, warm {warm}")
     return {"cold": cold, "warm": warm}
+
+
+#: each tool's first fit in a fresh process: (configuration, hidden layers, batch size)
+FIRST_FITS = [("logistic, batch 32", (), 32), ("MLP 20-32-16-1, batch 32", MLP, 32),
+              ("MLP 20-32-16-1, batch 256", MLP, 256)]
+#: the tools of that comparison and the call that fits one epoch
+FIRST_FIT_TOOLS = {"gdlab-compiled": 'peers.gdlab_fit("auto")', "numpy-fast": "peers.numpy_fast",
+                   "pytorch": "peers.pytorch", "keras": "peers.keras"}
+
+
+def first_fits(n: int, installed: dict[str, bool], log) -> dict[str, dict[str, float]]:
+    """Each tool's first one-epoch fit in a new process (numba's cache on disk, as after
+    one earlier use), to put beside the warm figures of the main table."""
+    env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "KERAS_BACKEND": "jax"}
+    result: dict[str, dict[str, float]] = {}
+    for config, hidden, batch in FIRST_FITS:
+        for tool, call in FIRST_FIT_TOOLS.items():
+            if not installed.get(tool, True):
+                continue
+            code = _FIRST_FIT.format(n=n, call=call, batch=batch, hidden=hidden)
+            result.setdefault(config, {})[tool] = _child(code, env)["fit"]
+            log(f"  first fit {config:28s} {tool:16s} {result[config][tool]:.3f} s")
+    return result
 
 
 def memory(n: int, log) -> dict[str, dict[str, float]]:
@@ -219,6 +263,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--smoke", action="store_true", help="a tiny run in a few seconds")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--readme", action="store_true",
+                        help="also rewrite the speed table of README.md from this run")
     args = parser.parse_args(argv)
     log = (lambda message: None) if args.quiet else (lambda message: print(message,
                                                                              flush=True))
@@ -232,6 +278,7 @@ def main(argv: list[str] | None = None) -> Path:
     extra: dict = {}
     if not args.smoke:
         extra["compile"] = compile_times(log)
+        extra["first_fit"] = first_fits(n, installed, log)
         extra["memory"] = memory(n, log)
     sizes = [500, 1_000] if args.smoke else [100_000, 1_000_000, 10_000_000]
     extra["scaling"] = scaling(sizes, runs, log)
@@ -240,5 +287,7 @@ def main(argv: list[str] | None = None) -> Path:
     text = report.render(results, extra, n=n, runs=runs, smoke=args.smoke)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
+    if args.readme and not args.smoke:
+        report.update_readme(ROOT / "README.md", results, extra)
     log(f"wrote {args.out} in {extra['seconds']:.0f} s")
     return args.out

@@ -78,7 +78,7 @@ def test_fit_writes_the_run_folder(poisson_run):
 def test_fit_starts_at_the_null_model_and_learns_the_rate(poisson_run):
     from types import SimpleNamespace
 
-    from gdlab.cli.runs import _split
+    from gdlab.cli.fitting import _split
 
     frame = table()
     train, _ = _split(SimpleNamespace(X=np.zeros((len(frame), 1))), 0.2, 0)
@@ -134,9 +134,14 @@ def test_logistic_and_softmax_fit_predict_labels(data_dir, capsys, tmp_path):
         code, _, _ = run(["predict", out, data_dir / "train.csv", "--out",
                           tmp_path / f"{model}.csv"], capsys)
         predictions = pd.read_csv(tmp_path / f"{model}.csv")
-        assert set(predictions["predicted_class"]) <= set(table()[target])
+        labels = table()[target]
+        assert set(predictions["predicted_class"]) <= set(labels)
         code, stdout, _ = run(["evaluate", out, data_dir / "train.csv", "--json"], capsys)
-        assert json.loads(stdout)["accuracy"] > 0.5
+        accuracy = json.loads(stdout)["accuracy"]
+        # the share of the predicted labels that are right, well above the majority share
+        # (0.525 and 0.4 here; the runs reach 0.90 and 0.79)
+        assert accuracy == np.mean(predictions["predicted_class"] == labels)
+        assert accuracy >= labels.value_counts(normalize=True).max() + 0.25
 
 
 def test_plain_progress_lines_when_not_a_terminal(data_dir, capsys, tmp_path):
@@ -144,7 +149,7 @@ def test_plain_progress_lines_when_not_a_terminal(data_dir, capsys, tmp_path):
                            "age", "--epochs", "3", "--out", tmp_path / "r", "--executor",
                            "numpy"], capsys)
     assert code == 0
-    lines = [line for line in stdout.splitlines() if line.startswith("epoch ")]
+    lines = [line for line in stdout.splitlines() if line.startswith("Epoch ")]
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
     assert all("loss=" in line and "val_loss=" in line and "left" in line for line in lines)
 
@@ -253,17 +258,4 @@ def test_an_interrupted_run_leaves_nothing(data_dir, capsys, tmp_path, monkeypat
                         "age", "--epochs", "1", "--out", tmp_path / "new" / "r", "--quiet",
                         "--executor", "numpy"], capsys)
     assert code == 130 and "interrupted" in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_an_internal_error_is_one_line_with_status_1(data_dir, capsys, tmp_path, monkeypatch):
-    import gdlab.io.preprocessing
-
-    def broken(path):
-        raise KeyError("surprise")
-
-    monkeypatch.setattr(gdlab.io.preprocessing, "read_table", broken)
-    code, _, err = run(["fit", data_dir / "train.csv", "--target", "claims", "--out",
-                        tmp_path / "r"], capsys)
-    assert code == 1 and err.count("\n") == 1 and "internal error: KeyError" in err
     assert list(tmp_path.iterdir()) == []

@@ -107,3 +107,106 @@ def test_a_good_learning_rate_does_not_diverge(poisson_data):
     model, history, caught = _poisson_fit(poisson_data, 0.1, "numpy", epochs=30)
     assert caught == [] and history.diverged is None
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# --- the optimizer state after a divergence (issue 12, item 1) ----------------------------
+def _line_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 1))
+    return X, 2 * X[:, 0] + 5 + 0.1 * rng.normal(size=100)
+
+
+def _momentum_fit(executor, learning_rate=3.0, epochs=20):
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate, momentum=0.9))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(*_line_data(), batch_size="full", epochs=epochs, verbose=0,
+                            executor=executor)
+    return model, history, caught
+
+
+@pytest.mark.parametrize("executor", ["numpy", "compiled"])
+def test_a_refit_at_a_small_learning_rate_goes_downhill(executor):
+    """The issue's evidence: SGD(3.0, momentum=0.9) diverges at epoch 4; θ goes back to
+    the end of epoch 2. The velocity built at η = 3 is not carried into the refit at
+    η = 0.01 (it took the loss from 1.7e5 to 4.6e6), so the refit only goes down."""
+    model, history, caught = _momentum_fit(executor)
+    message = _only_divergence_warning(caught)
+    assert history.diverged["epoch"] == 4
+    assert "end of epoch 2" in message and "optimizer's state was reset" in message
+    np.testing.assert_array_equal(model.optimizer_state.velocity, 0.0)
+    assert model.step_count == 3  # the schedule's clock is the snapshot's
+    restored = model.evaluate(*_line_data())
+    model.optimizer.learning_rate = 0.01
+    refit = model.fit(*_line_data(), batch_size="full", epochs=50, verbose=0,
+                      executor=executor)
+    loss = np.array(refit.history["loss"])
+    assert refit.diverged is None and loss[0] == pytest.approx(restored, rel=1e-12)
+    assert (loss <= restored).all()  # momentum rings, but never above the start
+    assert loss[-1] < restored / 100
+
+
+@pytest.mark.parametrize("executor", ["numpy", "compiled"])
+def test_the_message_names_the_restored_theta_and_its_loss_truthfully(executor):
+    model, history, caught = _momentum_fit(executor)
+    diverged = history.diverged
+    initial = history.params["initial_loss"]
+    loss_now = model.evaluate(*_line_data())
+    assert diverged["restored_epoch"] == 2
+    assert diverged["restored_loss"] == pytest.approx(loss_now, rel=1e-12)
+    assert math.isfinite(loss_now) and loss_now <= 1e4 * initial  # the guard's threshold
+    assert f"end of epoch 2 (training loss {loss_now:.4g})" in diverged["message"]
+
+
+def test_plain_sgd_has_no_state_to_reset_and_does_not_say_so(poisson_data):
+    _, history, _ = _poisson_fit(poisson_data, 2.0, "numpy")
+    assert "reset" not in history.diverged["message"]
+
+
+@pytest.mark.parametrize("make", [lambda: gd.SGD(3.0, momentum=0.9), lambda: gd.Adam(30.0)],
+                         ids=["momentum", "adam"])
+def test_executors_agree_on_the_state_after_a_divergence(make):
+    X, y = _line_data()
+    states = []
+    for executor in ("numpy", "compiled"):
+        model = gd.Sequential([gd.Dense(4, activation="exponential"), gd.Dense(1)],
+                              input_dim=1, seed=0)
+        model.compile(loss="mse", optimizer=make())
+        with pytest.warns(gd.DivergenceWarning):
+            history = model.fit(X, y, batch_size=10, epochs=30, verbose=0,
+                                executor=executor)
+        states.append((model.theta.copy(), model.optimizer_state, model.step_count,
+                       history.diverged))
+    (theta_a, state_a, count_a, div_a), (theta_b, state_b, count_b, div_b) = states
+    np.testing.assert_allclose(theta_a, theta_b, rtol=1e-12)
+    assert count_a == count_b and type(state_a) is type(state_b)
+    for a, b in zip(state_a, state_b, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert div_a["epoch"] == div_b["epoch"] and div_a["step"] == div_b["step"]
+    assert div_a["restored_epoch"] == div_b["restored_epoch"]
+
+
+@pytest.mark.parametrize("executor", ["numpy", "compiled"])
+def test_a_non_finite_gradient_never_updates_the_state(poisson_data, executor, monkeypatch):
+    """When the divergence is found, θ, the optimizer state and the step count are those
+    after the last finite step (the failed step changed nothing), on both executors."""
+    seen = {}
+    original = gd.callbacks.DivergenceGuard.restore
+
+    def spy(guard, **kwargs):
+        model = guard.model
+        seen.update(theta=model.theta.copy(), state=model.optimizer_state,
+                    steps=model.step_count)
+        return original(guard, **kwargs)
+
+    monkeypatch.setattr(gd.callbacks.DivergenceGuard, "restore", spy)
+    model = gd.Sequential([gd.Dense(1, activation="exponential")], input_dim=2, seed=0)
+    model.compile(loss="poisson", optimizer=gd.SGD(learning_rate=0.5, momentum=0.5))
+    with pytest.warns(gd.DivergenceWarning):
+        history = model.fit(*poisson_data, batch_size=5, epochs=50, verbose=0,
+                            executor=executor)
+    assert (history.diverged["epoch"], history.diverged["step"]) == (3, 13)  # inf at a step
+    assert history.diverged["restored_epoch"] == 1  # epoch 2's θ has a too large loss
+    assert np.isfinite(seen["theta"]).all() and np.isfinite(seen["state"].velocity).all()
+    assert seen["steps"] == history.diverged["step"]  # the failed step was not counted

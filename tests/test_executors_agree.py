@@ -189,13 +189,19 @@ def test_auto_uses_compiled_code_unless_steps_are_needed(monkeypatch):
         calls.append(1)
         return original(self, *args)
 
-    monkeypatch.setattr(kernels.Executor, "run_epoch", counting)
     X, y = _data(20, 3, 1, "real", np.random.default_rng(0))
     model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
+    model.fit(X, y, epochs=1, verbose=0, executor="compiled")  # the kernels are now loaded
+    monkeypatch.setattr(kernels.Executor, "run_epoch", counting)
     model.fit(X, y, epochs=2, verbose=0)
     assert len(calls) == 2
+    assert model.history.params["executor"] == "compiled"
+    assert "compiled in this process" in model.history.params["executor_reason"]
     model.fit(X, y, epochs=2, verbose=0, trace=True)
     assert len(calls) == 2 and len(model.history.trace) == 2
+    assert model.history.params["executor"] == "numpy"
+    assert model.history.params["executor_reason"] == (
+        "auto: tracing or a per-step callback needs it")
 
     class PerStep(Callback):
         per_step = True
@@ -265,3 +271,97 @@ def test_rows_that_weigh_nothing_agree(batch_size):
         lambda: _build("tanh", "sigmoid", 1, "binary_crossentropy", gd.SGD(0.1)), X, y,
         batch_size=batch_size, epochs=2, seed=0, sample_weight=w, shuffle=False)
     _assert_agree(models, histories)
+
+
+def test_kernel_codes_come_from_the_registries():
+    from gdlab.kernels import codes
+
+    assert sorted(codes.ACTIVATION_CODES) == gd.activations.names()
+    assert set(codes.LOSS_CODES) == set(gd.losses.names())
+    for table in (codes.ACTIVATION_CODES, codes.RULE_CODES, codes.SCHEDULE_CODES):
+        assert sorted(table.values()) == list(range(len(table)))  # one code per name
+    assert codes.LOSS_CODES["sparse_categorical_crossentropy"] == codes.CATEGORICAL_CROSSENTROPY
+    assert codes.SCHEDULE_CODES["step"] == codes.STEP_DECAY
+
+
+def test_a_part_without_kernel_runs_on_the_reference_executor(monkeypatch):
+    class Swish(gd.activations.Activation):
+        name = "swish"
+
+        def forward(self, Z):
+            return Z / (1.0 + np.exp(-Z))
+
+        def derivative(self, Z):
+            s = 1.0 / (1.0 + np.exp(-Z))
+            return s + Z * s * (1.0 - s)
+
+    model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
+    model.layers[0].activation = Swish()
+    assert kernels.unsupported(model) == "activation Swish() has no compiled kernel"
+
+
+def test_the_pool_is_made_once_and_sized_by_the_usable_cpus(monkeypatch):
+    import threading
+    import time
+
+    from gdlab.kernels import executor
+
+    monkeypatch.setattr(executor.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert executor._threads() == 1
+    made = []
+
+    class SlowPool:  # a wide window between "no pool yet" and "pool stored"
+        def __init__(self, max_workers, thread_name_prefix):
+            time.sleep(0.05)
+            made.append(max_workers)
+
+    monkeypatch.setattr(executor, "ThreadPoolExecutor", SlowPool)
+    monkeypatch.setattr(executor, "_POOL", [])
+    pools = []
+    threads = [threading.Thread(target=lambda: pools.append(executor._pool()))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1] and len({id(pool) for pool in pools}) == 1
+
+
+def test_auto_runs_a_small_fit_at_once_when_the_kernels_would_compile(monkeypatch):
+    from gdlab.kernels import choice
+
+    monkeypatch.setattr(choice, "_in_process", lambda kernel: False)
+    monkeypatch.setattr(choice, "cached", lambda kernel: False)
+    X, y = _data(1000, 3, 1, "binary", np.random.default_rng(0))
+    model = _build(None, "sigmoid", 1, "binary_crossentropy", gd.SGD(0.1))
+    history = model.fit(X, y, batch_size=32, epochs=5, verbose=0)
+    assert history.params["executor"] == "numpy"
+    assert "run_epoch_glm to compile" in history.params["executor_reason"]
+    model.fit(X, y, batch_size=32, epochs=1, verbose=0, executor="numpy")
+    assert model.history.params["executor_reason"] == "executor='numpy' was asked"
+
+
+def test_the_cost_model_compiles_big_jobs_only():
+    from gdlab.kernels.choice import COMPILE, LOAD, estimate
+
+    def cost(epochs, start, batch_size=32, n=1_000_000):
+        return estimate(n=n, n_params=21, layers=1, batch_size=batch_size, epochs=epochs,
+                        start=start)
+
+    cold = COMPILE["run_epoch_blocks"]
+    assert cost(3, cold).reference < cost(3, cold).compiled  # 1e6 rows, 3 epochs: numpy
+    assert cost(3, LOAD).compiled < cost(3, LOAD).reference  # cached: worth loading
+    assert cost(50, cold).compiled < cost(50, cold).reference  # long enough to compile
+    small = cost(5, LOAD, n=1000)
+    assert small.reference < small.compiled  # a small fit never waits for numba
+
+
+def test_the_cache_check_finds_what_numba_wrote(monkeypatch, tmp_path):
+    from gdlab.kernels import choice
+
+    X, y = _data(40, 3, 1, "real", np.random.default_rng(0))
+    model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
+    model.fit(X, y, batch_size=1, epochs=1, verbose=0, executor="compiled")
+    assert choice.cached("run_epoch_glm")  # the index numba wrote, found without numba
+    monkeypatch.setattr(choice, "_cache_dir", lambda: tmp_path)
+    assert not choice.cached("run_epoch_glm")

@@ -2,9 +2,10 @@
 
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -344,8 +345,54 @@ def test_a_diverged_history_says_so(linear_data):
 
 
 def test_figures_do_not_touch_pyplot():
-    assert "matplotlib.pyplot" not in plots.__dict__
-    assert matplotlib.get_backend()  # any backend: figures are drawn without pyplot
+    """Drawing every kind of picture never imports pyplot (no display, no global state)."""
+    code = ("import sys, numpy as np, gdlab as gd; from gdlab import plots\n"
+            "X = np.linspace(-1, 1, 8)[:, None] * [1.0, -1.0]; y = X[:, 0] + 1\n"
+            "m = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0); m.compile(loss='mse')\n"
+            "h = m.fit(X, y, batch_size=4, epochs=2, verbose=0, trace=True, executor='numpy')\n"
+            "plots.plot_activation('relu'); plots.plot_history(h); plots.plot_gradients(h)\n"
+            "plots.plot_learning_rates(m, X, y, [0.1], epochs=1)\n"
+            "plots.plot_loss_surface(m, X, y, [h], resolution=5)\n"
+            "plots.plot_decision_boundary(m, X, y, resolution=5).savefig(__import__('io')."
+            "BytesIO())\n"
+            "print('matplotlib.pyplot' in sys.modules, 'matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["False", "True"]
+
+
+def _state(model):
+    """Everything a picture could change: θ, optimizer state, steps, history, config."""
+    snapshot = model.snapshot()
+    state = snapshot.optimizer_state
+    return (snapshot.theta.tobytes(), snapshot.step_count, model.get_config(),
+            [np.asarray(v).tobytes() for v in (state or ())],
+            {k: list(v) for k, v in model.history.history.items()}, len(model.history.trace))
+
+
+def test_no_picture_trains_or_changes_the_model(linear_data, monkeypatch):
+    X1, y = linear_data
+    X = np.column_stack([X1[:, 0], X1[:, 0] ** 2])
+    model = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1, momentum=0.9))
+    history = model.fit(X, y, batch_size=4, epochs=3, verbose=0, trace=True, executor="numpy")
+    before = _state(model)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a picture set the model's θ")
+
+    monkeypatch.setattr(model, "set_theta", refuse)
+    monkeypatch.setattr(model, "restore", refuse)
+    monkeypatch.setattr(model, "advance", refuse)
+    monkeypatch.setattr(model, "fit", refuse)
+    plots.plot_history(history)
+    plots.plot_gradients(history)
+    plots.plot_loss_surface(model, X, y, [history], resolution=7)
+    plots.plot_loss_surface(model, X, y, [history], params=["w_1", "b"], resolution=5,
+                            exposure=np.ones(len(y)))
+    plots.plot_learning_rates(model, X, y, [0.01, 0.1, 50.0], epochs=2, batch_size=4)
+    plots.plot_decision_boundary(model, X, y, resolution=9)
+    assert _state(model) == before
 
 
 def test_the_gallery_page_shows_the_generated_pictures():

@@ -7,12 +7,15 @@ import re
 import shutil
 import subprocess
 import tracemalloc
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import gdlab as gd
+from gdlab.train import loop
+from gdlab.train.batch import RowRange
 from gdlab.train.trace import Step, format_number, latex_name
 
 
@@ -296,3 +299,60 @@ def test_trace_n_keeps_first_n_steps_referencing_x():
     pd.testing.assert_series_equal(
         trace[3].table.loc[row, ["x_1", "x_2"]],
         pd.Series(X[row], index=["x_1", "x_2"], name=row), check_names=False)
+
+
+# --- memory: consecutive rows are two numbers; trace=True has a budget ------------------
+def test_twenty_traced_full_batch_steps_on_200k_rows_keep_under_4_mb():
+    """A full batch is a run of consecutive rows: kept as a RowRange, not 200,000 indices
+    per step (which took 30 MB for 20 steps)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200_000, 1))
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        history = model.fit(X, 2.0 * X[:, 0], batch_size="full", epochs=20, trace=True,
+                            verbose=0)
+        with_trace = tracemalloc.get_traced_memory()[0]
+        steps = len(history.trace)
+        history.trace.clear()
+        gc.collect()
+        kept = with_trace - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert steps == 20 and 0 < kept < 4 * 2**20
+
+
+def test_consecutive_rows_are_a_row_range_that_reads_like_an_array():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(10, 2))
+    y = X.sum(axis=1)
+    model = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.1))
+    history = model.fit(X, y, batch_size=4, shuffle=False, epochs=1, trace=True, verbose=0)
+    first, last = history.trace[0], history.trace[-1]
+    assert isinstance(first.rows, RowRange) and isinstance(last.rows, RowRange)
+    assert first.rows.tolist() == [0, 1, 2, 3] and list(last.rows) == [8, 9]
+    np.testing.assert_array_equal(X[first.rows], X[:4])
+    assert first.table.index.tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(first.per_row_gradients().mean(axis=0), first.gradient,
+                               rtol=1e-12)
+    shuffled = model.fit(X, y, batch_size=4, epochs=1, trace=True, verbose=0, seed=1)
+    assert isinstance(shuffled.trace[0].rows, np.ndarray)  # a permutation's rows
+
+
+def test_trace_true_over_the_budget_warns_and_keeps_the_first_steps(monkeypatch):
+    monkeypatch.setattr(loop, "TRACE_BUDGET_BYTES", 50 * 1024)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 2))
+    model = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.01))
+    with pytest.warns(UserWarning, match=r"trace=True would keep 400 steps .* keeping the "
+                                         r"first \d+ .*trace=N"):
+        history = model.fit(X, X.sum(axis=1), batch_size=1, epochs=2, trace=True, verbose=0)
+    kept = len(history.trace)
+    assert 10 < kept < 400 and [s.step for s in history.trace] == list(range(kept))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit N is what the user asked for
+        model.fit(X, X.sum(axis=1), batch_size=1, epochs=2, trace=400, verbose=0)

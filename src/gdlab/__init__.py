@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import Any
 
 from gdlab import metrics
+from gdlab._checks import UserError, UserTypeError
 from gdlab.nn import activations, losses
 from gdlab.nn.gradcheck import GradcheckResult, gradcheck
 from gdlab.nn.layers import Dense
@@ -67,6 +68,8 @@ __all__ = [
     "Step",
     "StepDecay",
     "Trace",
+    "UserError",
+    "UserTypeError",
     "__version__",
     "activations",
     "callbacks",

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import UserError
 from gdlab._typing import FloatArray
 from gdlab.nn import losses as losses_module
 
@@ -45,13 +46,13 @@ def _vector(value: Any, name: str, n: int | None = None) -> FloatArray:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"{name} must be one value per row (shape (n,)); got shape "
+        raise UserError(f"{name} must be one value per row (shape (n,)); got shape "
                          f"{array.shape}.")
     if n is not None and array.shape[0] != n:
-        raise ValueError(f"{name} has {array.shape[0]} values but y_true has {n}; give one "
+        raise UserError(f"{name} has {array.shape[0]} values but y_true has {n}; give one "
                          "value per row.")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf; drop or impute those rows first.")
+        raise UserError(f"{name} contains NaN or inf; drop or impute those rows first.")
     return array
 
 
@@ -63,11 +64,11 @@ def _rows(y_true: Any, y_pred: Any, exposure: Any,
     rate = _vector(y_pred, "y_pred", n)
     e = np.ones(n) if exposure is None else _vector(exposure, "exposure", n)
     if (e <= 0).any():
-        raise ValueError(f"exposure must be > 0; {int((e <= 0).sum())} row(s) are not. Drop "
+        raise UserError(f"exposure must be > 0; {int((e <= 0).sum())} row(s) are not. Drop "
                          "rows with zero exposure.")
     w = np.ones(n) if sample_weight is None else _vector(sample_weight, "sample_weight", n)
     if (w < 0).any() or w.sum() <= 0:
-        raise ValueError("sample_weight must be >= 0 with a positive sum.")
+        raise UserError("sample_weight must be >= 0 with a positive sum.")
     return y, rate, e, w
 
 
@@ -85,7 +86,7 @@ def balance_ratio(y_true: Any, y_pred: Any, *, exposure: Any = None,
     y, rate, e, w = _rows(y_true, y_pred, exposure, sample_weight)
     observed = float(w @ y)
     if observed == 0.0:
-        raise ValueError("y_true sums to 0 (with the weights): the balance ratio is undefined.")
+        raise UserError("y_true sums to 0 (with the weights): the balance ratio is undefined.")
     return float(w @ (e * rate)) / observed
 
 
@@ -109,7 +110,7 @@ def mean_deviance(y_true: Any, y_pred: Any, *, loss: str = "poisson", power: flo
     0.666667
     """
     if per not in ("row", "exposure"):
-        raise ValueError(f"per must be 'row' or 'exposure'; got per={per!r}.")
+        raise UserError(f"per must be 'row' or 'exposure'; got per={per!r}.")
     y, rate, e, w = _rows(y_true, y_pred, exposure, sample_weight)
     deviance = _loss(loss, power)
     Y = deviance.check_target(y, 1)
@@ -119,7 +120,7 @@ def mean_deviance(y_true: Any, y_pred: Any, *, loss: str = "poisson", power: flo
 
 def _loss(loss: str, power: float) -> losses_module.Loss:
     if loss not in ("poisson", "gamma", "tweedie", "mse"):
-        raise ValueError(f"loss must be 'poisson', 'gamma', 'tweedie' or 'mse'; got "
+        raise UserError(f"loss must be 'poisson', 'gamma', 'tweedie' or 'mse'; got "
                          f"loss={loss!r}.")
     return losses_module.get(loss, power=power) if loss == "tweedie" else losses_module.get(loss)
 
@@ -158,7 +159,7 @@ def lorenz_curve(y_true: Any, y_pred: Any, *, exposure: Any = None,
     """
     y, rate, e, w = _rows(y_true, y_pred, exposure, sample_weight)
     if (y < 0).any() or float(w @ y) <= 0:
-        raise ValueError("y_true must be >= 0 with a positive (weighted) sum for a Lorenz "
+        raise UserError("y_true must be >= 0 with a positive (weighted) sum for a Lorenz "
                          "curve (claim counts or amounts).")
     order = np.argsort(rate, kind="stable")
     x = np.concatenate([[0.0], np.cumsum((w * e)[order])])
@@ -214,7 +215,7 @@ def correct_balance(model: Any, X: Any, y: Any, *, sample_weight: Any = None,
     last = model.layers[-1]
     kind = last.activation.name
     if kind not in ("exponential", "linear") or last.units != 1 or not last.use_bias:
-        raise ValueError(
+        raise UserError(
             f"correct_balance needs a last layer with one unit, a bias and an 'exponential' "
             f"(log link) or 'linear' activation; got {last!r} (use_bias={last.use_bias}). "
             "For other outputs there is no one-parameter correction."
@@ -224,10 +225,12 @@ def correct_balance(model: Any, X: Any, y: Any, *, sample_weight: Any = None,
     observed, predicted = float(w @ y), float(w @ (e * rate))
     if kind == "exponential":
         if observed <= 0 or predicted <= 0:
-            raise ValueError("correct_balance with a log link needs a positive observed and "
+            raise UserError("correct_balance with a log link needs a positive observed and "
                              "predicted total.")
         delta = float(np.log(observed / predicted))
     else:
         delta = (observed - predicted) / float(w @ e)
-    last.b[...] = last.b + delta  # b is a view into θ: the model changes in place
+    theta = model.theta.copy()
+    theta[-1] = theta[-1] + delta  # θ ends with the output layer's bias (W₁, b₁, …, W_L, b_L)
+    model.set_theta(theta)  # the model changes its own θ
     return delta

@@ -100,7 +100,7 @@ def compare_variants(data: DemoData, *, trace: int = 0) -> tuple[pd.DataFrame, d
     ``model``, ``history`` …; the batch run also keeps ``initial_model``, at θ₀).
     ``trace``: record the first ``trace`` steps of each run.
     """
-    from gdlab.cli.runs import build_model
+    from gdlab.cli.presets import build_model
     from gdlab.optim.optimizers import SGD
 
     base = build_model(data.kind, data.X_train.shape[1], data.y_train, exposure=None,

@@ -1,232 +1,35 @@
 """The ``gdlab`` command: demo, lecture, fit, predict, evaluate, lr-sweep, explore.
 
-Every error is one line on stderr and exit status 2, with no traceback (set the
-environment variable ``GDLAB_DEBUG=1`` to see it); nothing is written when a command
-fails, and an existing output is replaced only with ``--force``.
-See ``docs/cli.md`` for the commands and examples.
+Every user error (bad input, a missing file) is one line on stderr and exit status 2,
+with no traceback (set the environment variable ``GDLAB_DEBUG=1`` to see it); a bug in
+gdlab keeps its traceback and exits with status 1. Nothing is written when a command
+fails, and an existing output is replaced only with ``--force``. The flags are in
+:mod:`gdlab.cli.parser`, the fit and the sweep in :mod:`gdlab.cli.fitting`, the run
+folders in :mod:`gdlab.cli.runs`. See ``docs/cli.md`` for the commands and examples.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from gdlab._checks import UserError
+from gdlab.cli.parser import build_parser
+from gdlab.cli.runs import CommandError, RunFolder, refuse_existing
+
+if TYPE_CHECKING:
+    from gdlab.train.saving import SavedModel
+
 __all__ = ["main"]
-
-
-class CommandError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
-# --- argument types (each error is one line) ----------------------------------------------
-def _batch_size(text: str) -> int | str:
-    if text == "full":
-        return "full"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be 'full', 1 or a positive integer K; got {text!r}")
-    return value
-
-
-def _checked(convert: Any, accept: Any, requirement: str) -> Any:
-    """An argparse type: ``convert`` the text, then require ``accept(value)``."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not accept(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}; got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
-_non_negative_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
-_fraction = _checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-
-
-def _int_list(text: str) -> list[int]:
-    if text.strip() in ("", "none"):
-        return []
-    try:
-        return [_positive_int(part.strip()) for part in text.split(",")]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"must be layer sizes separated by commas, e.g. 32,16; got {text!r}") from None
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        values = [_positive_float(part.strip()) for part in text.split(",")]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"must be rates > 0 separated by commas, e.g. 0.001,0.01,0.1; got {text!r}") from None
-    return values
-
-
-def _name_list(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"must be column names separated by commas; got {text!r}")
-    return names
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage block)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# --- the parser ---------------------------------------------------------------------------
-def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer: str) -> None:
-    parser.add_argument("data", metavar="DATA", help="CSV (.csv, .csv.gz) or Parquet file")
-    parser.add_argument("--target", required=True, metavar="COL", help="the column to predict")
-    parser.add_argument("--features", type=_name_list, metavar="C1,C2,…",
-                        help="input columns (default: all but target and exposure)")
-    parser.add_argument("--exposure", metavar="COL", help="exposure column (rate models)")
-    parser.add_argument("--categorical", type=_name_list, default=[], metavar="C1,C2,…",
-                        help="numeric columns to one-hot encode as codes (text columns always are)")
-    parser.add_argument("--model", default="linear",
-                        choices=["linear", "logistic", "softmax", "poisson", "gamma",
-                                 "tweedie"], help="the preset (default linear)")
-    parser.add_argument("--power", type=float, default=1.5, help="Tweedie power (1, 2)")
-    parser.add_argument("--hidden", type=_int_list, default=[], metavar="32,16",
-                        help="hidden layer sizes (default: none, a GLM)")
-    parser.add_argument("--activation", default="relu",
-                        choices=["relu", "tanh", "sigmoid", "linear"],
-                        help="activation of the hidden layers")
-    parser.add_argument("--batch-size", type=_batch_size, default=256, metavar="full|1|K",
-                        help="full: batch GD; 1: stochastic; K: mini-batch (default 256)")
-    parser.add_argument("--epochs", type=_positive_int, default=epochs)
-    parser.add_argument("--optimizer", default=optimizer, choices=["sgd", "momentum", "adam"])
-    parser.add_argument("--seed", type=_non_negative_int, default=0)
-    parser.add_argument("--executor", default="auto", choices=["auto", "numpy", "compiled"],
-                        help="numpy: the step-by-step reference; compiled: numba (default auto)")
-    parser.add_argument("--drop-missing", action="store_true",
-                        help="drop rows with missing values in the used columns")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the run")
-    parser.add_argument("--force", action="store_true", help="replace an existing --out")
-    parser.add_argument("--quiet", action="store_true", help="print nothing")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="gdlab", description="Train dense neural networks by gradient "
-                     "descent, and see every step of it.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser("demo", help="the main job on embedded real data")
-    demo.add_argument("--out", default="gdlab-demo", metavar="DIR")
-    demo.add_argument("--force", action="store_true")
-    demo.add_argument("--quiet", action="store_true")
-    lecture = commands.add_parser("lecture", help="the lecture's worked examples")
-    lecture.add_argument("example", nargs="?", metavar="EXAMPLE")
-    fit = commands.add_parser("fit", help="train a model on a table")
-    _add_data_options(fit, epochs=20, optimizer="adam")
-    fit.add_argument("--learning-rate", type=_positive_float, default=0.01, metavar="η")
-    fit.add_argument("--validation-split", type=_fraction, default=0.2, metavar="F",
-                     help="random fraction of rows held out (default 0.2)")
-    fit.add_argument("--early-stopping", type=_positive_int, metavar="P",
-                     help="stop after P epochs without improvement")
-    fit.add_argument("--trace", type=_non_negative_int, default=0, metavar="N",
-                     help="put the first N steps' tables in the report")
-    predict = commands.add_parser("predict", help="predict with a saved model")
-    predict.add_argument("model", metavar="MODEL", help="run folder or model file")
-    predict.add_argument("data", metavar="DATA")
-    predict.add_argument("--out", required=True, metavar="FILE", help=".csv or .parquet")
-    predict.add_argument("--force", action="store_true")
-    evaluate = commands.add_parser("evaluate", help="losses and metrics of a saved model")
-    evaluate.add_argument("model", metavar="MODEL")
-    evaluate.add_argument("data", metavar="DATA")
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
-    sweep = commands.add_parser("lr-sweep", help="the same model at several learning rates")
-    _add_data_options(sweep, epochs=20, optimizer="sgd")
-    sweep.add_argument("--learning-rates", type=_float_list, required=True,
-                       metavar="0.001,0.01,0.1,1")
-    explore = commands.add_parser("explore", help="the interactive demo in the browser")
-    explore.add_argument("--port", type=_positive_int, default=8050)
-    explore.add_argument("--no-browser", action="store_true")
-    return parser
-
-
-# --- data ---------------------------------------------------------------------------------
-@dataclass
-class Dataset:
-    """A validated, encoded table."""
-
-    X: np.ndarray
-    y: np.ndarray
-    exposure: np.ndarray | None
-    classes: list[Any] | None
-    preprocessing: Any
-    rows: int
-    dropped: int
-
-
-def load_dataset(args: argparse.Namespace) -> Dataset:
-    """Read DATA and check it for ``--model``; every problem is a one-line error."""
-    from gdlab.cli.runs import LOG_LINK
-    from gdlab.io.preprocessing import (
-        Preprocessor,
-        check_exposure_column,
-        check_missing,
-        encode_target,
-        read_table,
-        require_columns,
-    )
-
-    if args.exposure and args.model not in (*LOG_LINK, "linear"):
-        raise CommandError(f"--exposure is for rate models (poisson, gamma, tweedie, linear), "
-                           f"not --model {args.model}.")
-    frame = read_table(args.data)
-    require_columns(frame, [args.target], role="Target")
-    if args.exposure:
-        require_columns(frame, [args.exposure], role="Exposure")
-    features = args.features or [c for c in frame.columns if c not in (args.target, args.exposure)]
-    if args.target in features or (args.exposure and args.exposure in features):
-        raise CommandError("--features must not include the target or exposure column.")
-    require_columns(frame, features, role="Feature")
-    used = [args.target, *features] + ([args.exposure] if args.exposure else [])
-    frame, dropped = check_missing(frame, used, drop_missing=args.drop_missing)
-    y, classes = encode_target(frame[args.target], args.model)
-    exposure = check_exposure_column(frame[args.exposure]) if args.exposure else None
-    preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
-    X = preprocessing.transform(frame)
-    return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped)
-
-
-def _optimizer(name: str, learning_rate: float) -> Any:
-    from gdlab.optim.optimizers import SGD, Adam
-
-    if name == "adam":
-        return Adam(learning_rate=learning_rate)
-    return SGD(learning_rate=learning_rate, momentum=0.9 if name == "momentum" else 0.0)
-
-
-def _model_for(args: argparse.Namespace, data: Dataset, learning_rate: float) -> Any:
-    from gdlab.cli.runs import build_model
-
-    return build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
-                       n_classes=len(data.classes or []), hidden=args.hidden,
-                       activation=args.activation, seed=args.seed, power=args.power,
-                       optimizer=_optimizer(args.optimizer, learning_rate))
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -236,13 +39,13 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 # --- commands -----------------------------------------------------------------------------
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from gdlab.cli.runs import RunFolder, run_fit
+    from gdlab.cli.fitting import load_dataset, model_for, run_fit
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
     if data.dropped:
         _say(args, f"Dropped {data.dropped} row(s) with missing values (--drop-missing).")
-    model = _model_for(args, data, args.learning_rate)
+    model = model_for(args, data, args.learning_rate)
     with folder as tmp:
         summary = run_fit(args, data, model, tmp)
     _say(args, summary)
@@ -250,18 +53,18 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
 
 def _cmd_lr_sweep(args: argparse.Namespace) -> None:
-    from gdlab.cli.runs import RunFolder, run_sweep
+    from gdlab.cli.fitting import load_dataset, model_for, run_sweep
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
-    model = _model_for(args, data, args.learning_rates[0])
+    model = model_for(args, data, args.learning_rates[0])
     with folder as tmp:
         table = run_sweep(args, data, model, tmp)
     _say(args, table.to_string(index=False))
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")
 
 
-def _saved_and_frame(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
+def _saved_and_frame(args: argparse.Namespace) -> tuple[SavedModel, pd.DataFrame]:
     from gdlab.io.preprocessing import read_table
     from gdlab.train.saving import load_saved
 
@@ -272,7 +75,7 @@ def _saved_and_frame(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     return saved, read_table(args.data)
 
 
-def _exposure_of(saved: Any, frame: pd.DataFrame, *, required: bool) -> np.ndarray | None:
+def _exposure_of(saved: SavedModel, frame: pd.DataFrame, *, required: bool) -> np.ndarray | None:
     from gdlab.io.preprocessing import check_exposure_column, require_columns
 
     name = saved.metadata.get("exposure")
@@ -283,7 +86,6 @@ def _exposure_of(saved: Any, frame: pd.DataFrame, *, required: bool) -> np.ndarr
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from gdlab.cli.runs import refuse_existing
     from gdlab.io.persistence import atomic_write
 
     out = Path(args.out)
@@ -301,7 +103,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     print(f"Wrote {len(result)} predictions to {out}.")
 
 
-def _prediction_frame(saved: Any, out: np.ndarray, exposure: np.ndarray | None) -> pd.DataFrame:
+def _prediction_frame(saved: SavedModel, out: np.ndarray,
+                      exposure: np.ndarray | None) -> pd.DataFrame:
     kind, classes = saved.metadata["kind"], saved.metadata.get("classes")
     if kind == "logistic":
         return pd.DataFrame({"probability": out[:, 0],
@@ -317,7 +120,7 @@ def _prediction_frame(saved: Any, out: np.ndarray, exposure: np.ndarray | None) 
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from gdlab.cli.runs import metrics_for
+    from gdlab.cli.fitting import metrics_for
     from gdlab.io.preprocessing import check_missing, encode_target, require_columns
 
     saved, frame = _saved_and_frame(args)
@@ -370,9 +173,18 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+#: what the user can fix: their input (gdlab's UserError, a CommandError) or their system
+#: (a missing file, a full disk, a permission: OSError). Anything else is a bug in gdlab.
+USER_ERRORS = (UserError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gdlab`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``gdlab`` command; returns the exit status.
+
+    0 on success; 2 for a user error (one line on stderr); 130 when interrupted; 1 for
+    a bug in gdlab, with its traceback (a bug is never dressed up as a user error).
+    """
+    args = build_parser().parse_args(argv)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -382,19 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gdlab {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, TypeError, OSError) as error:
+    except USER_ERRORS as error:
         if os.environ.get("GDLAB_DEBUG"):
             raise
         print(f"gdlab {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except Exception as error:  # a bug, not bad input: still one line, status 1
-        if os.environ.get("GDLAB_DEBUG"):
-            raise
-        print(f"gdlab {args.command}: internal error: {type(error).__name__}: "
-              f"{_one_line(error)} (run with GDLAB_DEBUG=1 for the traceback, and please "
-              "report it)", file=sys.stderr)
+    except Exception:  # a bug, not bad input: keep the traceback, say so, status 1
+        traceback.print_exc()
+        print(f"gdlab {args.command}: internal error: this is a bug in gdlab, not in your "
+              "input; please report it with the traceback above.", file=sys.stderr)
         return 1
     if args.command in ("fit", "lr-sweep", "demo"):
         _say(args, f"Done in {time.perf_counter() - start:.1f} s.")
     return 0
-

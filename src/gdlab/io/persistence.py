@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab.io.files import create_file_beside, sync_folder
 from gdlab.optim.optimizers import AdamState, MomentumState, RMSpropState
 
 __all__ = [
@@ -70,8 +70,7 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> Path:
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; give a file name, e.g. {path / 'model.npz'}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+    handle, temp_name = create_file_beside(path)  # mode 0666 less the umask, like open()
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -81,6 +80,7 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> Path:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)  # the rename too is on disk
     return path
 
 

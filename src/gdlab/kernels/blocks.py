@@ -10,9 +10,10 @@ layer:
 .. math:: Z = A_{\text{prev}} W + b, \quad dW = A_{\text{prev}}^\top dZ, \quad
           dA_{\text{prev}} = dZ\, W^\top
 
-Each layer's Z, A, dZ and dA for the block live in flat buffers, as (rows, units)
-matrices one after the other (the layer's offset in the row layout, minus p, times the
-number of rows).
+Each layer's Z, A, dZ and dA for the block live in the four rows of ``flat``, as
+(rows, units) matrices one after the other (the layer's offset in the row layout, minus
+p, times the number of rows). The block's rows come as a :class:`~gdlab.kernels.specs.Data`
+record, the network and the loss as the records of :mod:`gdlab.kernels.specs`.
 """
 
 from __future__ import annotations
@@ -20,26 +21,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from gdlab.kernels.rows import (
-    AHEAD,
-    LEAF,
-    PER_BLOCK,
-    PER_STEP,
-    activate,
-    activation_backward,
-    output_delta,
-    prefetch_row,
-)
+from gdlab.kernels.codes import SOFTMAX
+from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, prefetch_row
+from gdlab.kernels.rows import activate, activation_backward, output_delta
+from gdlab.kernels.specs import Data
 
-__all__ = ["BLOCK_MIN", "block_gradient", "gather"]
+__all__ = ["BLOCK_MIN", "block_buffers", "block_gradient", "gather"]
 
 #: Mini-batches of at least this many rows use the block path (smaller: row by row).
 BLOCK_MIN = 16
 
 
+@njit(**LEAF)
+def block_buffers(rows, data, net):
+    """Buffers of the block path for up to ``rows`` rows: a Data record and ``flat``."""
+    X, Y, layout = data.X, data.Y, net.layout
+    size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
+    return (Data(np.empty((rows, X.shape[1])), np.empty((rows, Y.shape[1])), np.empty(rows),
+                 np.empty(rows)), np.empty((4, size)))
+
+
 @njit(**PER_STEP)
-def gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb):
-    """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of the buffers."""
+def gather(data, order, lo, hi, buffer):
+    """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of ``buffer``."""
+    X, Y, w, e = data
+    Xb, Yb, wb, eb = buffer
     p, k = X.shape[1], Y.shape[1]
     for i in range(hi - lo):
         if lo + i + AHEAD < order.shape[0]:
@@ -65,7 +71,7 @@ def _flat(buffer, m, p, off, units):
 @njit(**LEAF)
 def _activate_block(kind, Z, A, m, units):
     """A = phi(Z) on m rows of ``units`` values (softmax row by row, others at once)."""
-    if kind == 2:
+    if kind == SOFTMAX:
         for i in range(m):
             activate(kind, Z, A, i * units, units)
     else:
@@ -105,11 +111,12 @@ def _weight_gradient(A_prev, dz, grad, w_off, units):
 
 
 @njit(**PER_BLOCK)
-def _forward(Xb, theta, layout, acts, fused, Zf, Af):
+def _forward(Xb, theta, net, fused, Zf, Af):
     """Z = A_prev W + b and A = phi(Z) for every layer, on the whole block.
 
     With a fused loss the output layer's A is not needed (the loss reads Z) and is skipped.
     """
+    layout, acts = net.layout, net.activations
     m, p = Xb.shape
     last = layout.shape[0] - 1
     for layer in range(last + 1):
@@ -126,7 +133,7 @@ def _forward(Xb, theta, layout, acts, fused, Zf, Af):
 
 
 @njit(**PER_STEP)
-def _output_deltas(loss, fused, act, Yb, wb, eb, total_weight, power, z, a, da, dz, units):
+def _output_deltas(loss, act, Yb, wb, eb, total_weight, z, a, da, dz, units):
     """Each row's loss and output delta (dz = share_i dL_i/dz); return the loss sum.
 
     Without reference counting: the view of Y made for each row would otherwise cost two
@@ -140,28 +147,29 @@ def _output_deltas(loss, fused, act, Yb, wb, eb, total_weight, power, z, a, da, 
     for i in range(Yb.shape[0]):
         share = wb[i] / total_weight if weighted and scale > 0.0 else scale
         e_i = eb[i] if eb.shape[0] > 0 else 1.0
-        per_row = output_delta(loss, fused, act, Yb[i], z, a, da, dz, i * units, units, e_i,
-                               power, share)
+        per_row = output_delta(loss, act, Yb[i], z, a, da, dz, i * units, units, e_i, share)
         total += share * per_row if weighted else per_row
     return total
 
 
 @njit(nogil=True, **PER_BLOCK)
-def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fused, power,
-                   grad, Zf, Af, dZf, dAf):
+def block_gradient(block, total_weight, theta, net, loss, grad, flat):
     r"""Forward, loss and backward of a block; ``grad += Σ_i share_i ∇L_i``; return Σ share-weighted L_i.
 
-    Rows are weighted by :math:`w_i / \sum w` (``wb`` not empty) or :math:`1/n`; the
+    Rows are weighted by :math:`w_i / \sum w` (``block.w`` not empty) or :math:`1/n`; the
     return value is the weighted loss sum, or the plain sum without weights.
     """  # noqa: E501
+    Xb, Yb, wb, eb = block
+    layout, acts = net.layout, net.activations
     m, p = Xb.shape
-    _forward(Xb, theta, layout, acts, fused, Zf, Af)
+    size = m * (layout[-1, 4] + layout[-1, 1] - p)
+    Zf, Af, dZf, dAf = flat[0][:size], flat[1][:size], flat[2][:size], flat[3][:size]
+    _forward(Xb, theta, net, loss.fused, Zf, Af)
     last = layout.shape[0] - 1
     units, out = layout[last, 1], layout[last, 4]
     z, a = _flat(Zf, m, p, out, units), _flat(Af, m, p, out, units)
     dz, da = _flat(dZf, m, p, out, units), _flat(dAf, m, p, out, units)
-    total = _output_deltas(loss, fused, acts[last], Yb, wb, eb, total_weight, power, z, a,
-                           da, dz, units)
+    total = _output_deltas(loss, acts[last], Yb, wb, eb, total_weight, z, a, da, dz, units)
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
         dz = _flat(dZf, m, p, off, units)
@@ -178,7 +186,7 @@ def block_gradient(Xb, Yb, wb, eb, total_weight, theta, layout, acts, loss, fuse
             kind = acts[layer - 1]
             z, a, dz = _flat(Zf, m, p, prev, n_in), _flat(Af, m, p, prev, n_in), _flat(
                 dZf, m, p, prev, n_in)
-            if kind == 2:
+            if kind == SOFTMAX:
                 for i in range(m):
                     activation_backward(kind, z, a, da, dz, i * n_in, n_in)
             else:

@@ -1,18 +1,31 @@
-r"""The compiled executor's epoch loop: batches, learning-rate schedule, update rule (numba).
+r"""The compiled executor's epoch loops: batches, gradients, checks and updates (numba).
 
-:func:`run_epoch_rows` and :func:`run_epoch_blocks` run a whole epoch in one call: for
-each batch of the given row order they compute the loss and the gradient (row by row,
-reading X in place, with :func:`gdlab.kernels.rows.row_gradient`; or, from
-:data:`BLOCK_MIN` rows on, as one block with
-:func:`gdlab.kernels.blocks.block_gradient`), check that both are finite, and apply the
-optimizer's rule to θ in place. A batch of more than :data:`BLOCK_ROWS`
-rows (a full batch) is one pass over X in fixed blocks of rows: :func:`block_gradients`
-releases the GIL, so threads run ranges of blocks on all cores, and the caller adds the
-blocks' partial sums in block order, so the result does not depend on the number of
-threads (same seed, same result, bit for bit).
+One entry point per path, so that a fit compiles only the code it runs:
 
-Codes: optimizer 0 SGD, 1 momentum, 2 Nesterov, 3 Adam, 4 RMSprop; schedule 0 constant,
-1 step, 2 exponential, 3 inverse time (``sched = [kind, η₀, steps, factor, staircase]``).
+* :func:`run_epoch_glm`: a GLM (one Dense layer of one unit), any batch up to
+  :data:`BLOCK_ROWS` rows, row by row reading X in place
+  (:func:`gdlab.kernels.rows.glm_row_gradient`);
+* :func:`run_epoch_rows`: a network, batches of fewer than :data:`BLOCK_MIN` rows, row by
+  row (:func:`gdlab.kernels.rows.row_gradient`);
+* :func:`run_epoch_blocks`: a network, batches of :data:`BLOCK_MIN` rows or more, each
+  batch gathered and pushed through the layers as one block
+  (:func:`gdlab.kernels.blocks.block_gradient`);
+* :func:`glm_block_gradients` and :func:`block_gradients`: a batch of more than
+  :data:`BLOCK_ROWS` rows (a full batch) is one pass over X in fixed blocks of rows; they
+  release the GIL, so threads run ranges of blocks on all cores, and the caller adds the
+  blocks' partial sums in block order, so the result does not depend on the number of
+  threads (same seed, same result, bit for bit).
+
+Each entry point is a one-line call of a shared loop (:func:`_epoch`, :func:`_blocks`)
+with its path as a constant: numba inlines the loop and drops the branches of the other
+paths before compiling. For a GLM the row path and the block path do the same
+additions in the same order, so both give the same bits.
+
+Each epoch step computes the loss and the gradient, checks that both are finite and
+applies the optimizer's rule (:func:`gdlab.kernels.updates.update`) to θ in place. The
+arguments are the records of :mod:`gdlab.kernels.specs`: ``data`` (X, Y, w, e), ``net``,
+``loss``, ``opt`` (the rule and the schedule), ``moments`` (the optimizer state) and
+``records`` (what each step reports).
 """
 
 from __future__ import annotations
@@ -22,79 +35,29 @@ import math
 import numpy as np
 from numba import njit
 
-from gdlab.kernels.blocks import BLOCK_MIN, block_gradient, gather
-from gdlab.kernels.rows import (
-    AHEAD,
-    LEAF,
-    NO_NRT,
-    PER_STEP,
-    glm_row_gradient,
-    prefetch_row,
-    row_gradient,
-)
+from gdlab.kernels.blocks import BLOCK_MIN, block_buffers, block_gradient, gather
+from gdlab.kernels.jit import AHEAD, LEAF, NO_NRT, prefetch_row
+from gdlab.kernels.rows import glm_row_gradient, row_gradient
+from gdlab.kernels.specs import Data
+from gdlab.kernels.updates import learning_rate, update
 
-__all__ = ["BLOCK_MIN", "BLOCK_ROWS", "block_gradients", "run_epoch_blocks", "run_epoch_rows"]
+__all__ = ["BLOCK_MIN", "BLOCK_ROWS", "ENTRY_POINTS", "block_gradients", "glm_block_gradients",
+           "run_epoch_blocks", "run_epoch_glm", "run_epoch_rows"]
 
 #: Rows per block of the parallel full-batch pass (fixed: the sum order depends on n only).
 BLOCK_ROWS = 2048
+#: The paths (compile-time constants: each entry point compiles one)
+GLM, ROWS, BLOCKS = 0, 1, 2
 
 
 @njit(**LEAF)
-def _learning_rate(sched, step):
-    """η at global step ``step``, as :mod:`gdlab.optim.schedules` computes it."""
-    kind, eta0 = sched[0], sched[1]
-    if kind == 0:
-        return eta0
-    every, factor, staircase = sched[2], sched[3], sched[4]
-    if kind == 1:
-        return eta0 * factor ** float(step // int(every))
-    p = step / every
-    exponent = float(math.floor(p)) if staircase != 0 else p
-    if kind == 2:
-        return eta0 * factor ** exponent
-    return eta0 / (1.0 + factor * exponent)
-
-
-@njit(**PER_STEP)
-def _update(opt, hyper, grad, theta, s1, s2, t, eta):
-    """θ += Δθ by the optimizer's rule (:mod:`gdlab.optim.optimizers`); return Adam's new t."""
-    if opt == 0:
-        for i in range(theta.shape[0]):
-            theta[i] += -eta * grad[i]
-    elif opt <= 2:
-        mom = hyper[0]
-        for i in range(theta.shape[0]):
-            v = mom * s1[i] - eta * grad[i]
-            s1[i] = v
-            theta[i] += mom * v - eta * grad[i] if opt == 2 else v
-    elif opt == 3:
-        t += 1
-        beta_1, beta_2, epsilon = hyper[1], hyper[2], hyper[3]
-        c1 = 1.0 - beta_1 ** float(t)
-        c2 = 1.0 - beta_2 ** float(t)
-        for i in range(theta.shape[0]):
-            g = grad[i]
-            s1[i] = beta_1 * s1[i] + (1.0 - beta_1) * g
-            s2[i] = beta_2 * s2[i] + (1.0 - beta_2) * (g * g)
-            theta[i] += -eta * (s1[i] / c1) / (math.sqrt(s2[i] / c2) + epsilon)
-    else:
-        rho, epsilon = hyper[4], hyper[3]
-        for i in range(theta.shape[0]):
-            g = grad[i]
-            s1[i] = rho * s1[i] + (1.0 - rho) * (g * g)
-            theta[i] += -eta * g / (math.sqrt(s1[i]) + epsilon)
-    return t
-
-
-@njit(nogil=True, **NO_NRT)
-def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
-          grad, buffers):
+def _row_loop(path, data, order, lo, hi, total_weight, theta, net, loss, grad, buffers):
     """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw)."""
+    X, Y, w, e = data
     Z, A, dZ, dA = buffers[0], buffers[1], buffers[2], buffers[3]
     # the unweighted row's share of the batch mean; rows that all weigh 0 contribute
     # nothing (as in network.py)
     scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
-    glm = layout.shape[0] == 1 and layout[0, 1] == 1
     total = 0.0
     for i in range(lo, hi):
         if i + AHEAD < order.shape[0]:
@@ -102,61 +65,86 @@ def _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fu
         r = order[i]
         share = w[r] / total_weight if w.shape[0] > 0 and scale > 0.0 else scale
         e_r = e[r] if e.shape[0] > 0 else 1.0
-        if glm:  # one layer of one unit: the same math without the layer loop
-            per_row = glm_row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss,
-                                       fused, power, grad, Z, A, dZ, dA)
+        if path == GLM:  # one layer of one unit: the same math without the layer loop
+            per_row = glm_row_gradient(X[r], Y[r], e_r, share, theta, net, loss, grad, Z, A,
+                                       dZ, dA)
         else:
-            per_row = row_gradient(X[r], Y[r], e_r, share, theta, layout, acts, loss, fused,
-                                   power, grad, Z, A, dZ, dA)
+            per_row = row_gradient(X[r], Y[r], e_r, share, theta, net, loss, grad, Z, A, dZ,
+                                   dA)
         total += share * per_row if w.shape[0] > 0 else per_row
     return total
 
 
-@njit(**LEAF)
-def _block_buffers(rows, X, Y, layout):
-    """Buffers of the block path for up to ``rows`` rows: Xb, Yb, wb, eb, Z, A, dZ, dA."""
-    size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
-    return (np.empty((rows, X.shape[1])), np.empty((rows, Y.shape[1])), np.empty(rows),
-            np.empty(rows), np.empty(size), np.empty(size), np.empty(size), np.empty(size))
+@njit(nogil=True, **NO_NRT)
+def _glm_rows(data, order, lo, hi, total_weight, theta, net, loss, grad, buffers):
+    """:func:`_row_loop` of a GLM."""
+    return _row_loop(GLM, data, order, lo, hi, total_weight, theta, net, loss, grad, buffers)
+
+
+@njit(nogil=True, **NO_NRT)
+def _network_rows(data, order, lo, hi, total_weight, theta, net, loss, grad, buffers):
+    """:func:`_row_loop` of a network."""
+    return _row_loop(ROWS, data, order, lo, hi, total_weight, theta, net, loss, grad, buffers)
 
 
 @njit(**LEAF)
-def _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss, fused, power,
-           grad, buffers):
-    """The rows order[lo:hi] by the block path (gathered into the buffers first)."""
-    Xb, Yb, wb, eb, Zf, Af, dZf, dAf = buffers
+def _block(data, order, lo, hi, total_weight, theta, net, loss, grad, buffer, flat):
+    """The rows order[lo:hi] by the block path (gathered into ``buffer`` first)."""
     m = hi - lo
-    gather(X, Y, w, e, order, lo, hi, Xb, Yb, wb, eb)
-    size = Zf.shape[0] // Xb.shape[0] * m
-    return block_gradient(Xb[:m], Yb[:m], wb[:m] if w.shape[0] > 0 else w,
-                          eb[:m] if e.shape[0] > 0 else e, total_weight, theta, layout, acts,
-                          loss, fused, power, grad, Zf[:size], Af[:size], dZf[:size],
-                          dAf[:size])
+    gather(data, order, lo, hi, buffer)
+    Xb, Yb, wb, eb = buffer
+    block = Data(Xb[:m], Yb[:m], wb[:m] if data.w.shape[0] > 0 else data.w,
+                 eb[:m] if data.e.shape[0] > 0 else data.e)
+    return block_gradient(block, total_weight, theta, net, loss, grad, flat)
 
 
-@njit(cache=True, nogil=True)
-def block_gradients(X, Y, w, e, order, in_order, lo, hi, total_weight, theta, layout, acts,
-                    loss, fused, power, partial, losses, first, last):
+@njit(**LEAF)
+def _blocks(path, data, order, in_order, lo, hi, total_weight, theta, net, loss, partial,
+            losses, first, last):
     """Blocks first..last-1 of BLOCK_ROWS rows of order[lo:hi], each into its own partial sum.
 
     Called from several threads at once (the GIL is released), one range of blocks each.
     ``in_order``: order is 0, 1, …, n-1, so a block is a slice of X (nothing gathered).
     """
-    buffers = _block_buffers(BLOCK_ROWS, X, Y, layout)
-    Zf, Af, dZf, dAf = buffers[4], buffers[5], buffers[6], buffers[7]
+    X, Y, w, e = data
+    if path == GLM:
+        buffers = np.empty((4, net.layout[-1, 4] + net.layout[-1, 1]))
+        for block in range(first, last):
+            start = lo + block * BLOCK_ROWS
+            stop = min(start + BLOCK_ROWS, hi)
+            partial[block, :] = 0.0
+            losses[block] = _glm_rows(data, order, start, stop, total_weight, theta, net, loss,
+                                      partial[block], buffers)
+        return
+    buffer, flat = block_buffers(BLOCK_ROWS, data, net)
     for block in range(first, last):
         start = lo + block * BLOCK_ROWS
         stop = min(start + BLOCK_ROWS, hi)
         partial[block, :] = 0.0
         if not in_order:
-            losses[block] = _block(X, Y, w, e, order, start, stop, total_weight, theta, layout,
-                                   acts, loss, fused, power, partial[block], buffers)
+            losses[block] = _block(data, order, start, stop, total_weight, theta, net, loss,
+                                   partial[block], buffer, flat)
             continue
-        size = Zf.shape[0] // BLOCK_ROWS * (stop - start)
-        losses[block] = block_gradient(
-            X[start:stop], Y[start:stop], w[start:stop] if w.shape[0] > 0 else w,
-            e[start:stop] if e.shape[0] > 0 else e, total_weight, theta, layout, acts, loss,
-            fused, power, partial[block], Zf[:size], Af[:size], dZf[:size], dAf[:size])
+        rows = Data(X[start:stop], Y[start:stop], w[start:stop] if w.shape[0] > 0 else w,
+                    e[start:stop] if e.shape[0] > 0 else e)
+        losses[block] = block_gradient(rows, total_weight, theta, net, loss, partial[block],
+                                       flat)
+
+
+@njit(cache=True, nogil=True)
+def glm_block_gradients(data, order, in_order, lo, hi, total_weight, theta, net, loss, partial,
+                        losses, first, last):
+    """:func:`_blocks` of a GLM (its rows read in place, row by row)."""
+    _blocks(GLM, data, order, in_order, lo, hi, total_weight, theta, net, loss, partial,
+            losses, first, last)
+
+
+@njit(cache=True, nogil=True)
+def block_gradients(data, order, in_order, lo, hi, total_weight, theta, net, loss, partial,
+                    losses, first, last):
+    """:func:`_blocks` of a network (each block through the layers as matrices)."""
+    _blocks(BLOCKS, data, order, in_order, lo, hi, total_weight, theta, net, loss, partial,
+            losses, first, last)
 
 
 @njit(**LEAF)
@@ -175,17 +163,17 @@ def _finite_sum_of_squares(grad, layer_end, grad_sq):
 
 
 @njit(**LEAF)
-def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, layer_end, opt,
-            hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq):
+def _finish(index, value, n_rows, weighted, total_weight, eta, grad, theta, net, opt, moments,
+            t, records):
     """Record the step; update θ unless the loss or gradient is not finite. (ok, t)."""
     value = value if weighted else value / n_rows
-    step_loss[index] = value
-    step_eta[index] = eta
-    batch_weight[index] = total_weight
-    finite = _finite_sum_of_squares(grad, layer_end, grad_sq)
+    records.step_loss[index] = value
+    records.step_eta[index] = eta
+    records.batch_weight[index] = total_weight
+    finite = _finite_sum_of_squares(grad, net.layer_end, records.grad_sq)
     if not (finite and math.isfinite(value)):
         return False, t
-    return True, _update(opt, hyper, grad, theta, s1, s2, t, eta)
+    return True, update(opt, grad, theta, moments, t, eta)
 
 
 @njit(**LEAF)
@@ -199,50 +187,66 @@ def _batch_weight(w, order, lo, hi):
     return total_weight
 
 
-@njit(cache=True)
-def run_epoch_rows(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss, fused,
-                   power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta,
-                   batch_weight, grad_sq):
-    """One epoch of batches of fewer than BLOCK_MIN rows, row by row.
+@njit(**LEAF)
+def _epoch(path, data, order, batch_size, theta, net, loss, opt, moments, t, step0, records):
+    """One epoch by ``path`` (GLM, ROWS or BLOCKS): batch after batch of ``order``.
 
-    Returns (index of a diverged step or -1, Adam's t). Fills ``step_loss``, ``step_eta``,
-    ``batch_weight`` per step and adds each layer's squared gradient norms to
-    ``grad_sq``. On a non-finite loss or gradient the epoch stops before the update: θ
-    keeps its value before that step. (Two entry points, this one and
-    :func:`run_epoch_blocks`, so that a fit compiles only the path it uses.)
+    Returns (index of a diverged step or -1, Adam's step count ``t`` after the epoch).
+    Fills ``records`` per step (loss, η, batch weight) and adds each layer's squared
+    gradient norms to ``records.grad_sq``. On a non-finite loss or gradient the epoch
+    stops before the update: θ keeps its value before that step.
     """
+    w = data.w
     grad = np.empty(theta.shape[0])
-    buffers = np.empty((4, layout[-1, 4] + layout[-1, 1]))
-    for index in range(step_loss.shape[0]):
+    if path == BLOCKS:
+        buffer, flat = block_buffers(batch_size, data, net)
+    else:
+        buffers = np.empty((4, net.layout[-1, 4] + net.layout[-1, 1]))
+    for index in range(records.step_loss.shape[0]):
         lo, hi = index * batch_size, min((index + 1) * batch_size, order.shape[0])
         total_weight = _batch_weight(w, order, lo, hi)
         grad[:] = 0.0
-        value = _rows(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
-                      fused, power, grad, buffers)
+        if path == GLM:
+            value = _glm_rows(data, order, lo, hi, total_weight, theta, net, loss, grad,
+                              buffers)
+        elif path == ROWS:
+            value = _network_rows(data, order, lo, hi, total_weight, theta, net, loss, grad,
+                                  buffers)
+        else:
+            value = _block(data, order, lo, hi, total_weight, theta, net, loss, grad, buffer,
+                           flat)
         ok, t = _finish(index, value, hi - lo, w.shape[0] > 0, total_weight,
-                        _learning_rate(sched, step0 + index), grad, theta, layer_end, opt,
-                        hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq)
+                        learning_rate(opt, step0 + index), grad, theta, net, opt, moments, t,
+                        records)
         if not ok:
             return index, t
     return -1, t
 
 
 @njit(cache=True)
-def run_epoch_blocks(X, Y, w, e, order, batch_size, theta, layout, layer_end, acts, loss,
-                     fused, power, opt, hyper, s1, s2, t, sched, step0, step_loss, step_eta,
-                     batch_weight, grad_sq):
-    """:func:`run_epoch_rows` for batches of BLOCK_MIN to BLOCK_ROWS rows, block by block."""
-    grad = np.empty(theta.shape[0])
-    blocks = _block_buffers(batch_size, X, Y, layout)
-    for index in range(step_loss.shape[0]):
-        lo, hi = index * batch_size, min((index + 1) * batch_size, order.shape[0])
-        total_weight = _batch_weight(w, order, lo, hi)
-        grad[:] = 0.0
-        value = _block(X, Y, w, e, order, lo, hi, total_weight, theta, layout, acts, loss,
-                       fused, power, grad, blocks)
-        ok, t = _finish(index, value, hi - lo, w.shape[0] > 0, total_weight,
-                        _learning_rate(sched, step0 + index), grad, theta, layer_end, opt,
-                        hyper, s1, s2, t, step_loss, step_eta, batch_weight, grad_sq)
-        if not ok:
-            return index, t
-    return -1, t
+def run_epoch_glm(data, order, batch_size, theta, net, loss, opt, moments, t, step0, records):
+    """:func:`_epoch` of a GLM, batches of up to BLOCK_ROWS rows."""
+    return _epoch(GLM, data, order, batch_size, theta, net, loss, opt, moments, t, step0,
+                  records)
+
+
+@njit(cache=True)
+def run_epoch_rows(data, order, batch_size, theta, net, loss, opt, moments, t, step0,
+                   records):
+    """:func:`_epoch` of a network, batches of fewer than BLOCK_MIN rows."""
+    return _epoch(ROWS, data, order, batch_size, theta, net, loss, opt, moments, t, step0,
+                  records)
+
+
+@njit(cache=True)
+def run_epoch_blocks(data, order, batch_size, theta, net, loss, opt, moments, t, step0,
+                     records):
+    """:func:`_epoch` of a network, batches of BLOCK_MIN to BLOCK_ROWS rows."""
+    return _epoch(BLOCKS, data, order, batch_size, theta, net, loss, opt, moments, t, step0,
+                  records)
+
+
+#: The entry points by name (:func:`gdlab.kernels.choice.entry_point` picks one).
+ENTRY_POINTS = {"run_epoch_glm": run_epoch_glm, "run_epoch_rows": run_epoch_rows,
+                "run_epoch_blocks": run_epoch_blocks, "glm_block_gradients": glm_block_gradients,
+                "block_gradients": block_gradients}

@@ -3,85 +3,39 @@ r"""The compiled executor's per-row math: forward, loss and backward of one row 
 These are the formulas of :mod:`gdlab.nn.activations`, :mod:`gdlab.nn.losses` and
 :mod:`gdlab.nn.layers`, written row by row so that a batch is never copied: a row of X is
 read in place, pushed through the layers, and its gradient is accumulated (``+=``) into
-a flat vector laid out as θ. The kinds of activation and loss are integer codes (see
-:data:`ACTIVATIONS`, :data:`LOSSES`), so one compiled function serves every network.
+a flat vector laid out as θ. The kinds of activation and loss are the integer codes of
+:mod:`gdlab.kernels.codes`, so one compiled function serves every network; the network
+and the loss come as the records of :mod:`gdlab.kernels.specs` (``net``, ``loss``).
 
-The network's shape is a ``layout`` array with one row per layer::
-
-    [inputs, units, offset of W in θ, offset of b in θ (-1: no bias),
-     offset of the layer in the row buffers, offset of its input in the row buffers]
-
-The row buffers ``A`` and ``Z`` hold the input row at ``[0, p)`` and then each layer's
-values; ``dZ`` and ``dA`` hold the derivatives at the same offsets.
+The row buffers ``Z``, ``A``, ``dZ`` and ``dA`` hold the input row at ``[0, p)`` and then
+each layer's values (``layout[:, 4]`` are their offsets), and the derivatives at the same
+offsets. (Passed one by one: a view taken per row would slow the row path by a fifth.)
 """
 
 from __future__ import annotations
 
 import math
 
-from llvmlite import ir
-from numba import njit, types
-from numba.core.extending import intrinsic
+from numba import njit
 
-#: Options of the internal compiled functions (cached on disk, callable only from numba).
-#: Compile time: each such function is compiled once, and its machine code is linked into,
-#: re-optimised and re-emitted by every compiled caller above it, so each level of the
-#: call tree costs again all the code below it. Thin wrappers and small leaves are
-#: therefore :data:`LEAF` (no library of their own); larger branchy functions stay
-#: separate (inlined at numba's IR level they are typed at every call site: slower still).
-#: Only the functions called per row are forced inline by LLVM (:data:`NO_NRT`): it costs
-#: little compile time there and the row path (batch size 1) needs it.
-PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-#: ... for functions called once per step or block: without reference counting, for
-#: functions that only read and write the arrays they are given (views included).
-PER_STEP = {**PER_BLOCK, "_nrt": False}
-#: ... for functions called per row: also inlined into their callers by LLVM,
-HELPER = {**PER_BLOCK, "forceinline": True}
-#: ... and without reference counting (no atomic increments per row).
-NO_NRT = {**HELPER, "_nrt": False}
-#: ... for small leaves and thin wrappers: inlined into the caller's numba IR.
-LEAF = {"inline": "always"}
-#: How many rows ahead of the current one the loops ask the CPU to prefetch (shuffled rows
-#: come from RAM; 24 rows hide its latency on the machines we measured).
-AHEAD = 24
+from gdlab.kernels.codes import (
+    BINARY_CROSSENTROPY,
+    CATEGORICAL_CROSSENTROPY,
+    GAMMA,
+    LINEAR,
+    MSE,
+    POISSON,
+    RELU,
+    SIGMOID,
+    SOFTMAX,
+    TANH,
+)
+from gdlab.kernels.jit import LEAF, NO_NRT
 
-__all__ = ["ACTIVATIONS", "AHEAD", "HELPER", "LEAF", "LOSSES", "NO_NRT", "PER_BLOCK",
-           "PER_STEP", "activate", "activation_backward", "glm_row_gradient", "output_delta",
-           "prefetch_row", "row_gradient"]
-
-#: Integer codes of the activations (the order of this tuple).
-ACTIVATIONS = ("linear", "sigmoid", "softmax", "relu", "tanh", "exponential")
-#: Integer codes of the losses (sparse categorical is categorical after one-hot encoding).
-LOSSES = ("mse", "binary_crossentropy", "categorical_crossentropy", "poisson", "gamma",
-          "tweedie")
+__all__ = ["activate", "activation_backward", "glm_row_gradient", "output_delta",
+           "row_gradient"]
 
 EPS = 1e-15  # losses.EPS: clipping on the probability-input path only
-
-
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Ask the CPU to fetch ``array.flat[index]`` into the cache (``llvm.prefetch``)."""
-
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fn = builder.module.declare_intrinsic(
-            "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
-        address = builder.bitcast(builder.gep(data, [args[1]]), i8p)
-        builder.call(fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return types.void(array, index), codegen
-
-
-@njit(**LEAF)
-def prefetch_row(X, r):
-    """Prefetch row r of the C-ordered X (every 64-byte line): shuffled rows come from RAM."""
-    p = X.shape[1]
-    for k in range(0, p, 8):
-        _prefetch(X, r * p + k)
-    _prefetch(X, r * p + p - 1)
 
 
 @njit(**LEAF)
@@ -105,7 +59,7 @@ def _softplus_sigmoid(z):
 @njit(**NO_NRT)
 def activate(kind, Z, A, off, units):
     """A = phi(Z) on one row's segment [off, off + units)."""
-    if kind == 2:  # softmax: subtract the row maximum before exp
+    if kind == SOFTMAX:  # subtract the row maximum before exp
         m = Z[off]
         for j in range(1, units):
             m = max(m, Z[off + j])
@@ -118,22 +72,22 @@ def activate(kind, Z, A, off, units):
         return
     for j in range(off, off + units):
         z = Z[j]
-        if kind == 0:
+        if kind == LINEAR:
             A[j] = z
-        elif kind == 1:
+        elif kind == SIGMOID:
             A[j] = _sigmoid(z)
-        elif kind == 3:
+        elif kind == RELU:
             A[j] = max(z, 0.0)
-        elif kind == 4:
+        elif kind == TANH:
             A[j] = math.tanh(z)
-        else:
+        else:  # EXPONENTIAL
             A[j] = math.exp(z)
 
 
 @njit(**NO_NRT)
 def activation_backward(kind, Z, A, dA, dZ, off, units):
     """dZ = dA * phi'(Z) on one segment (softmax: A * (dA - sum(dA * A)))."""
-    if kind == 2:
+    if kind == SOFTMAX:
         s = 0.0
         for j in range(off, off + units):
             s += dA[j] * A[j]
@@ -141,15 +95,15 @@ def activation_backward(kind, Z, A, dA, dZ, off, units):
             dZ[j] = A[j] * (dA[j] - s)
         return
     for j in range(off, off + units):
-        if kind == 0:
+        if kind == LINEAR:
             dZ[j] = dA[j]
-        elif kind == 1:
+        elif kind == SIGMOID:
             dZ[j] = dA[j] * A[j] * (1.0 - A[j])
-        elif kind == 3:
+        elif kind == RELU:
             dZ[j] = dA[j] if Z[j] > 0 else 0.0
-        elif kind == 4:
+        elif kind == TANH:
             dZ[j] = dA[j] * (1.0 - A[j] * A[j])
-        else:
+        else:  # EXPONENTIAL
             dZ[j] = dA[j] * A[j]
 
 
@@ -172,8 +126,9 @@ def _linear(a_prev, theta, w_off, units, z):
 
 
 @njit(**NO_NRT)
-def _forward(x, theta, layout, acts, Z, A):
+def _forward(x, theta, net, Z, A):
     """Push one row through the layers: Z = A_prev W + b, A = phi(Z)."""
+    layout = net.layout
     for k in range(x.shape[0]):
         A[k] = x[k]
     for layer in range(layout.shape[0]):
@@ -184,7 +139,7 @@ def _forward(x, theta, layout, acts, Z, A):
             b = theta[b_off:b_off + units]
             for j in range(units):
                 z[j] += b[j]
-        activate(acts[layer], Z, A, off, units)
+        activate(net.activations[layer], Z, A, off, units)
 
 
 @njit(**NO_NRT)
@@ -207,14 +162,14 @@ def _linear_backward(a_prev, dz, theta, w_off, grad, da):
 @njit(**LEAF)
 def _deviance(kind, y, mu, log_mu, power):
     """Unit deviance of the log-link losses (Poisson, Gamma, Tweedie)."""
-    if kind == 3:
+    if kind == POISSON:
         y_log_y = y * math.log(y) if y != 0.0 else 0.0
         y_log_mu = y * log_mu if y > 0 else 0.0  # y log mu = 0 at y = 0
         return 2.0 * (y_log_y - y_log_mu - y + mu)
-    if kind == 4:
+    if kind == GAMMA:
         ratio = y * math.exp(-log_mu)
         return 2.0 * (ratio - 1.0 - math.log(y) + log_mu)
-    p = power
+    p = power  # TWEEDIE
     return 2.0 * (y ** (2 - p) / ((1 - p) * (2 - p)) - y * math.exp((1 - p) * log_mu) / (1 - p)
                   + math.exp((2 - p) * log_mu) / (2 - p))
 
@@ -222,32 +177,33 @@ def _deviance(kind, y, mu, log_mu, power):
 @njit(**LEAF)
 def _deviance_dz(kind, y, mu, log_mu, power):
     """mu * dD/dmu: the deviance's derivative with respect to the log-link logit."""
-    if kind == 3:
+    if kind == POISSON:
         return 2.0 * (mu - y)
-    if kind == 4:
+    if kind == GAMMA:
         return 2.0 * (1.0 - y * math.exp(-log_mu))
-    p = power
+    p = power  # TWEEDIE
     return 2.0 * (math.exp((2 - p) * log_mu) - y * math.exp((1 - p) * log_mu))
 
 
 @njit(**NO_NRT)
-def _fused_loss(kind, y, Z, d, off, k, e, power):
+def _fused_loss(loss, y, Z, d, off, k, e):
     """Per-row loss from the logits; d[off:off+k] = dL/dz (canonical or log link)."""
+    kind = loss.code
     total = 0.0
-    if kind == 0:  # linear + mse: the same formulas as the probability path
+    if kind == MSE:  # linear + mse: the same formulas as the probability path
         for j in range(k):
             r = e * Z[off + j] - y[j]
             total += r * r
             d[off + j] = e * 2.0 * (e * Z[off + j] - y[j]) / k
         return total / k
-    if kind == 1:  # sigmoid + BCE: softplus(z) - y z, and sigma(z) - y
+    if kind == BINARY_CROSSENTROPY:  # sigmoid + BCE: softplus(z) - y z, and sigma(z) - y
         for j in range(k):
             z = Z[off + j]
             softplus, sigma = _softplus_sigmoid(z)
             total += softplus - y[j] * z
             d[off + j] = (sigma - y[j]) / k
         return total / k
-    if kind == 2:  # softmax + CE, by log-sum-exp
+    if kind == CATEGORICAL_CROSSENTROPY:  # softmax + CE, by log-sum-exp
         m = Z[off]
         for j in range(1, k):
             m = max(m, Z[off + j])
@@ -265,26 +221,27 @@ def _fused_loss(kind, y, Z, d, off, k, e, power):
     for j in range(k):  # exponential + Poisson / Gamma / Tweedie: log mu = z + log e
         log_mu = Z[off + j] + log_e
         mu = math.exp(log_mu)
-        total += _deviance(kind, y[j], mu, log_mu, power)
-        d[off + j] = _deviance_dz(kind, y[j], mu, log_mu, power) / k
+        total += _deviance(kind, y[j], mu, log_mu, loss.power)
+        d[off + j] = _deviance_dz(kind, y[j], mu, log_mu, loss.power) / k
     return total / k
 
 
 @njit(**NO_NRT)
-def _probability_loss(kind, y, A, d, off, k, e, power):
+def _probability_loss(loss, y, A, d, off, k, e):
     """Per-row loss from the outputs A; d[off:off+k] = dL/dA (the generic path)."""
+    kind, power = loss.code, loss.power
     total = 0.0
     for j in range(k):
         a = A[off + j]
-        if kind == 0:
+        if kind == MSE:
             r = e * a - y[j]
             total += r * r
             d[off + j] = e * 2.0 * (e * a - y[j]) / k
-        elif kind == 1:
+        elif kind == BINARY_CROSSENTROPY:
             p = min(max(a, EPS), 1.0 - EPS)
             total += y[j] * math.log(p) + (1.0 - y[j]) * math.log1p(-p)
             d[off + j] = (p - y[j]) / (p * (1.0 - p)) / k
-        elif kind == 2:
+        elif kind == CATEGORICAL_CROSSENTROPY:
             p = min(max(a, EPS), 1.0)
             total += y[j] * math.log(p)
             d[off + j] = -y[j] / p
@@ -293,20 +250,20 @@ def _probability_loss(kind, y, A, d, off, k, e, power):
             log_mu = math.log(mu) if mu > 0 else (-math.inf if mu == 0 else math.nan)
             total += _deviance(kind, y[j], mu, log_mu, power)
             d[off + j] = _deviance_dz(kind, y[j], mu, log_mu, power) / a / k
-    if kind == 1:
+    if kind == BINARY_CROSSENTROPY:
         return -(total / k)
-    if kind == 2:
+    if kind == CATEGORICAL_CROSSENTROPY:
         return -total
     return total / k
 
 
 @njit(**LEAF)
-def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale):
+def output_delta(loss, act, y, Z, A, dA, dZ, out, units, e, scale):
     """The row's loss L_i; dZ[out:out+units] = scale * dL_i/dZ of the output layer."""
-    if fused:
-        per_row = _fused_loss(loss, y, Z, dZ, out, units, e, power)
+    if loss.fused:
+        per_row = _fused_loss(loss, y, Z, dZ, out, units, e)
     else:
-        per_row = _probability_loss(loss, y, A, dA, out, units, e, power)
+        per_row = _probability_loss(loss, y, A, dA, out, units, e)
         activation_backward(act, Z, A, dA, dZ, out, units)
     for j in range(out, out + units):
         dZ[j] = dZ[j] * scale
@@ -314,20 +271,19 @@ def output_delta(loss, fused, act, y, Z, A, dA, dZ, out, units, e, power, scale)
 
 
 @njit(nogil=True, **NO_NRT)
-def glm_row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ,
-                     dA):
+def glm_row_gradient(x, y, e, scale, theta, net, loss, grad, Z, A, dZ, dA):
     """:func:`row_gradient` for one Dense layer of one unit (a GLM), without the layer loop.
 
     z = x·w (+ b); the loss and dL/dz as for any network; grad[w] += x dz, grad[b] += dz.
     """
-    b_off = layout[0, 3]
+    b_off, act = net.layout[0, 3], net.activations[0]
     z = 0.0
     for k in range(x.shape[0]):
         z += x[k] * theta[k]
     Z[0] = z + theta[b_off] if b_off >= 0 else z
-    if not fused:
-        activate(acts[0], Z, A, 0, 1)
-    per_row = output_delta(loss, fused, acts[0], y, Z, A, dA, dZ, 0, 1, e, power, scale)
+    if not loss.fused:
+        activate(act, Z, A, 0, 1)
+    per_row = output_delta(loss, act, y, Z, A, dA, dZ, 0, 1, e, scale)
     d = dZ[0]
     for k in range(x.shape[0]):
         grad[k] += x[k] * d
@@ -337,16 +293,16 @@ def glm_row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, gr
 
 
 @njit(nogil=True, **NO_NRT)
-def row_gradient(x, y, e, scale, theta, layout, acts, loss, fused, power, grad, Z, A, dZ, dA):
+def row_gradient(x, y, e, scale, theta, net, loss, grad, Z, A, dZ, dA):
     r"""Forward, loss and backward of one row; ``grad += scale * dL_i/dθ``; return L_i.
 
     ``scale`` is :math:`1/n` or :math:`w_i / \sum w` (the row's share of the batch mean).
     """
-    _forward(x, theta, layout, acts, Z, A)
+    layout, acts = net.layout, net.activations
+    _forward(x, theta, net, Z, A)
     last = layout.shape[0] - 1
     units, out = layout[last, 1], layout[last, 4]
-    per_row = output_delta(loss, fused, acts[last], y, Z, A, dA, dZ, out, units, e, power,
-                           scale)
+    per_row = output_delta(loss, acts[last], y, Z, A, dA, dZ, out, units, e, scale)
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
         dz = dZ[off:off + units]

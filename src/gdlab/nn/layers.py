@@ -75,11 +75,11 @@ class Dense:
 
     .. math:: Z = A_{\text{prev}} W + b, \qquad A = \phi(Z)
 
-    Backward, by the chain rule, from :math:`dZ = \partial L / \partial Z` of shape
+    Backward, by the chain rule, from :math:`dA = \partial L / \partial A` of shape
     ``(n, units)`` (which already carries the batch's 1/n or weights):
 
-    .. math:: dW = A_{\text{prev}}^\top dZ, \quad db = \textstyle\sum_i dZ_{i,\cdot},
-              \quad dA_{\text{prev}} = dZ\, W^\top
+    .. math:: dZ = dA \odot \phi'(Z), \quad dW = A_{\text{prev}}^\top dZ, \quad
+              db = \textstyle\sum_i dZ_{i,\cdot}, \quad dA_{\text{prev}} = dZ\, W^\top
 
     Parameters
     ----------
@@ -143,32 +143,62 @@ class Dense:
 
     # --- the math ------------------------------------------------------------------
     def forward(self, A_prev: FloatArray) -> tuple[FloatArray, DenseCache]:
-        """Return ``A = phi(A_prev W + b)`` and the cache for :meth:`backward`."""
+        r"""Forward pass of the rows ``A_prev`` (n, inputs): return ``A`` (n, units) and the cache.
+
+        .. math:: Z = A_{\text{prev}} W + b, \qquad A = \phi(Z)
+        """
         Z = A_prev @ self.W
         if self.use_bias:
             Z += self.b  # Z is a new array: A_prev is untouched
         A = self.activation.forward(Z)
         return A, DenseCache(A_prev=A_prev, Z=Z, A=A)
 
-    def backward_from_Z(self, dZ: FloatArray, cache: DenseCache, *, need_dA_prev: bool = True,
-                        out: FloatArray | None = None) -> tuple[FloatArray | None, FloatArray,
-                                                                FloatArray | None]:
-        """Given dZ, return (dA_prev, dW, db): the chain rule through ``Z = A_prev W + b``.
+    def backward(self, dA: FloatArray, cache: DenseCache
+                 ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        r"""Backward pass: from :math:`dA = \partial L / \partial A` return ``(dA_prev, dW, db)``.
 
-        ``out``, if given, is this layer's slice of the network's flat gradient (laid out
-        as θ: dW row-major, then db); dW and db are then computed straight into it (no
-        temporary and copy) and returned as views of it.
+        First through the activation, then through :math:`Z = A_{\text{prev}} W + b`
+        (:meth:`backward_from_Z`):
+
+        .. math:: dZ = dA \odot \phi'(Z) \quad (dZ_i = dA_i\, J_{\phi}(z_i)
+                  \text{ for softmax}), \qquad
+                  dW = A_{\text{prev}}^\top dZ, \quad db = \textstyle\sum_i dZ_i,
+                  \quad dA_{\text{prev}} = dZ\, W^\top
+
+        ``dA`` carries the batch's 1/n (or the weights' shares), so dW and db are the
+        batch's gradient. ``db`` is None for a layer without bias.
         """
-        n_w = self.W.size
-        dW = np.matmul(cache.A_prev.T, dZ,
-                       out=None if out is None else out[:n_w].reshape(self.W.shape))
-        db = dZ.sum(axis=0, out=None if out is None else out[n_w:]) if self.use_bias else None
-        dA_prev = dZ @ self.W.T if need_dA_prev else None
+        dZ = self.activation.backward(cache.Z, cache.A, dA)
+        return self.backward_from_Z(dZ, cache)
+
+    def backward_from_Z(self, dZ: FloatArray, cache: DenseCache
+                        ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        r"""Backward pass from :math:`dZ = \partial L / \partial Z`: return ``(dA_prev, dW, db)``.
+
+        .. math:: dW = A_{\text{prev}}^\top dZ, \quad db = \textstyle\sum_i dZ_i,
+                  \quad dA_{\text{prev}} = dZ\, W^\top
+
+        The second half of :meth:`backward`; the output layer starts here when the loss
+        gives dZ directly (a fused link such as sigmoid + cross-entropy: dZ = ŷ − y).
+        """
+        dW = cache.A_prev.T @ dZ
+        db = dZ.sum(axis=0) if self.use_bias else None
+        dA_prev = dZ @ self.W.T
         return dA_prev, dW, db
 
-    def delta(self, dA: FloatArray, cache: DenseCache) -> FloatArray:
-        """Chain rule through the activation: dZ = dA ⊙ φ'(Z) (Jacobian for softmax)."""
-        return self.activation.backward(cache.Z, cache.A, dA)
+    def _backward_from_Z_into(self, dZ: FloatArray, cache: DenseCache, grad: FloatArray, *,
+                              need_dA_prev: bool = True) -> FloatArray | None:
+        """:meth:`backward_from_Z`, with dW and db written straight into ``grad``.
+
+        ``grad`` is this layer's slice of the network's flat gradient (laid out as θ: dW
+        row-major, then db). Same numbers as :meth:`backward_from_Z`, without a temporary
+        and a copy; returns dA_prev, or None when ``need_dA_prev`` is False (first layer).
+        """
+        n_w = self.W.size
+        np.matmul(cache.A_prev.T, dZ, out=grad[:n_w].reshape(self.W.shape))
+        if self.use_bias:
+            dZ.sum(axis=0, out=grad[n_w:])
+        return dZ @ self.W.T if need_dA_prev else None
 
     def get_config(self) -> dict[str, Any]:
         """Return the JSON-safe constructor arguments."""

@@ -32,7 +32,9 @@ from scipy.special import xlogy
 
 from gdlab._checks import check_choice
 from gdlab._typing import FloatArray
+from gdlab.nn import targets
 from gdlab.nn.activations import sigmoid
+from gdlab.nn.targets import batch_mean, batch_shares
 
 __all__ = [
     "FUSED_LINK",
@@ -45,6 +47,7 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "Tweedie",
     "batch_mean",
+    "batch_shares",
     "get",
     "names",
 ]
@@ -63,22 +66,6 @@ FUSED_LINK = {
 
 #: Probabilities are clipped to [EPS, 1 - EPS] on the probability-input path only.
 EPS = 1e-15
-
-
-def batch_mean(per_row: FloatArray, sample_weight: FloatArray | None = None) -> float:
-    r"""Loss of a batch: :math:`\sum_i w_i L_i / \sum_i w_i` (plain mean without weights).
-
-    Rows of weight 0 contribute nothing; a batch of only such rows has loss 0.
-
-    Examples
-    --------
-    >>> batch_mean(np.array([1.0, 3.0]), np.array([1.0, 3.0]))
-    2.5
-    """
-    if sample_weight is None:
-        return float(np.mean(per_row))
-    total = np.sum(sample_weight)
-    return float(np.dot(sample_weight, per_row) / total) if total > 0 else 0.0
 
 
 def _row_mean(M: FloatArray) -> FloatArray:
@@ -127,8 +114,11 @@ class Loss:
         raise NotImplementedError
 
     def check_target(self, y: FloatArray, units: int) -> FloatArray:
-        """Validate the target for this loss; return it as float of shape (n, units)."""
-        return _as_columns(y, units, self.name)
+        """Validate the target for this loss; return it as float of shape (n, units).
+
+        The rule of each loss is in :data:`gdlab.nn.targets.RULES` (by name).
+        """
+        return targets.check(y, units, self.name)
 
     def get_config(self) -> dict[str, Any]:
         """Return the JSON-safe configuration."""
@@ -137,19 +127,6 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
-
-
-def _as_columns(y: FloatArray, units: int, loss: str) -> FloatArray:
-    y = np.asarray(y, dtype=float)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.shape[1] != units:
-        raise ValueError(
-            f"y has {y.shape[1]} column(s) but the output layer has {units} unit(s) "
-            f"(loss={loss!r}). Give the last Dense layer {y.shape[1]} unit(s), or pass "
-            f"a target with {units} column(s)."
-        )
-    return y
 
 
 class MeanSquaredError(Loss):
@@ -185,9 +162,6 @@ class MeanSquaredError(Loss):
 
     def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
         return self.gradient(y_true, Z, exposure=exposure)
-
-    def check_target(self, y, units):
-        return _as_columns(y, units, self.name)
 
 
 class BinaryCrossentropy(Loss):
@@ -228,18 +202,6 @@ class BinaryCrossentropy(Loss):
     def gradient_wrt_logits(self, y_true, Z, *, exposure=None, A=None):
         return ((sigmoid(Z) if A is None else A) - y_true) / y_true.shape[1]
 
-    def check_target(self, y, units):
-        y = _as_columns(y, units, self.name)
-        bad = ~np.isin(y, (0.0, 1.0))
-        if bad.any():
-            values = np.unique(y[bad])[:5].tolist()
-            raise ValueError(
-                f"binary_crossentropy needs labels 0 or 1; y has {values}. Encode the "
-                "classes as 0/1, or use sparse_categorical_crossentropy with a softmax "
-                "output for more than two classes."
-            )
-        return y
-
 
 class CategoricalCrossentropy(Loss):
     r"""Categorical cross-entropy of softmax outputs, one-hot targets.
@@ -275,24 +237,6 @@ class CategoricalCrossentropy(Loss):
             A = E / E.sum(axis=1, keepdims=True)
         return A * y_true.sum(axis=1, keepdims=True) - y_true
 
-    def check_target(self, y, units):
-        y = _as_columns(y, units, self.name)
-        if units < 2:
-            raise ValueError(
-                "categorical_crossentropy needs one column per class (at least 2); use "
-                "binary_crossentropy with one sigmoid unit for two classes."
-            )
-        bad = ~np.isclose(y.sum(axis=1), 1.0) | (y < 0).any(axis=1) | (y > 1).any(axis=1)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise ValueError(
-                f"categorical_crossentropy needs one-hot (or probability) rows of y in "
-                f"[0, 1] that sum to 1; {rows.size} row(s) do not, e.g. row {rows[0]} = "
-                f"{y[rows[0]].tolist()}. One-hot encode the classes, or pass integer "
-                "labels with loss='sparse_categorical_crossentropy'."
-            )
-        return y
-
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     r"""Categorical cross-entropy with integer class labels :math:`c_i \in \{0,…,k-1\}`.
@@ -306,32 +250,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     name = "sparse_categorical_crossentropy"
 
-    def check_target(self, y, units):
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
-            raise ValueError(
-                f"sparse_categorical_crossentropy needs one integer label per row (shape "
-                f"(n,)); got shape {y.shape}. For one-hot targets use "
-                "loss='categorical_crossentropy'."
-            )
-        labels = y.astype(float)
-        bad = (labels != np.round(labels)) | (labels < 0) | (labels >= units)
-        if bad.any():
-            raise ValueError(
-                f"sparse_categorical_crossentropy needs integer labels in 0..{units - 1} "
-                f"(one per output unit); y has {np.unique(labels[bad])[:5].tolist()}. "
-                "Encode classes as 0..k-1 and give the last layer k units."
-            )
-        return np.eye(units)[labels.astype(int)]
-
 
 class _LogLinkLoss(Loss):
     """Deviances of a positive mean mu = exposure * y_hat, fused with the log link."""
 
     accepts_exposure = True
-    target_rule = "y >= 0"
 
     def _deviance(self, y, mu, log_mu):
         raise NotImplementedError
@@ -364,17 +287,6 @@ class _LogLinkLoss(Loss):
         with np.errstate(over="ignore"):
             mu = np.exp(log_mu)
         return self._ddev_dmu_times_mu(y_true, mu, log_mu) / y_true.shape[1]
-
-    def check_target(self, y, units):
-        y = _as_columns(y, units, self.name)
-        bad = (y <= 0) if self.target_rule == "y > 0" else (y < 0)
-        if bad.any():
-            raise ValueError(
-                f"{self.name} needs targets with {self.target_rule}; {int(bad.sum())} "
-                f"row(s) violate it (e.g. y = {float(y[bad][0])!r}). Check the target column "
-                f"(counts or amounts), or use loss='mse'."
-            )
-        return y
 
 
 class Poisson(_LogLinkLoss):
@@ -415,7 +327,6 @@ class Gamma(_LogLinkLoss):
     """
 
     name = "gamma"
-    target_rule = "y > 0"
 
     def _deviance(self, y, mu, log_mu):
         ratio = y * np.exp(-log_mu)  # y / mu without dividing by an overflowed mu

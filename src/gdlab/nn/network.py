@@ -218,26 +218,31 @@ class Network:
     def _output_delta(self, loss: losses_module.Loss, Y: FloatArray, caches: list[DenseCache],
                       exposure: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         """Per-row loss L_i and per-row dL_i/dZ of the output layer (unweighted)."""
-        last = caches[-1]
-        if losses_module.FUSED_LINK.get(loss.name) == self.layers[-1].activation.name:
+        last, output = caches[-1], self.layers[-1]
+        if losses_module.FUSED_LINK.get(loss.name) == output.activation.name:
             # canonical (or log) link: compute from Z, exact and stable, no clipping
             per_row = loss.value_from_logits(Y, last.Z, exposure=exposure)
             return per_row, loss.gradient_wrt_logits(Y, last.Z, exposure=exposure, A=last.A)
         per_row = loss.value(Y, last.A, exposure=exposure)
         dA = loss.gradient(Y, last.A, exposure=exposure)
-        return per_row, self.layers[-1].delta(dA, last)
+        return per_row, output.activation.backward(last.Z, last.A, dA)  # dZ = dA ⊙ φ'(Z)
 
     def backward(self, dZ: FloatArray, caches: list[DenseCache]) -> FloatArray:
-        """Back-propagate the output layer's dZ; return dLoss/dθ as one flat vector."""
+        """Back-propagate the output layer's dZ; return dLoss/dθ as one flat vector.
+
+        A loop over the layers from the output back: the output layer starts from dZ
+        (:meth:`Dense.backward_from_Z`), every other layer from the dA_prev of the layer
+        after it (:meth:`Dense.backward`). dW and db are written straight into each
+        layer's slice of the gradient (``Dense._backward_from_Z_into``, same numbers).
+        """
         grad = np.empty_like(self._theta)
-        slices = self._slices
+        dA_prev: FloatArray | None = None  # None at the output layer, which starts from dZ
         for index in range(len(self.layers) - 1, -1, -1):
             layer, cache = self.layers[index], caches[index]
-            # dW and db are written straight into this layer's slice of the gradient
-            dA_prev, _, _ = layer.backward_from_Z(dZ, cache, need_dA_prev=index > 0,
-                                                  out=grad[slices[index]])
-            if index > 0:
-                dZ = self.layers[index - 1].delta(dA_prev, caches[index - 1])
+            if dA_prev is not None:  # the first step of Dense.backward: dZ = dA ⊙ φ'(Z)
+                dZ = layer.activation.backward(cache.Z, cache.A, dA_prev)
+            dA_prev = layer._backward_from_Z_into(dZ, cache, grad[self._slices[index]],
+                                                  need_dA_prev=index > 0)
         return grad
 
     def loss_and_gradient(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
@@ -245,20 +250,17 @@ class Network:
                           exposure: FloatArray | None = None) -> LossGradient:
         """Forward, loss and backward on one batch: the (weighted) mean loss and its gradient.
 
-        ``Y`` must already be in the loss's form (``loss.check_target``).
+        ``Y`` must already be in the loss's form (``loss.check_target``). The loss is
+        :func:`gdlab.nn.losses.batch_mean`; each row's dZ is scaled by the same share
+        (1/n, or :func:`gdlab.nn.losses.batch_shares`).
         """
         A, caches = self.forward(X)
         per_row, dZ = self._output_delta(loss, Y, caches, exposure)
+        batch_loss = losses_module.batch_mean(per_row, sample_weight)
         if sample_weight is None:
-            scale = 1.0 / X.shape[0]
-            batch_loss = float(per_row.sum()) / X.shape[0]  # the mean, bit for bit
-            dZ = dZ * scale
+            dZ = dZ * (1.0 / X.shape[0])
         else:
-            total = sample_weight.sum()
-            # a batch whose rows all weigh 0 contributes nothing: loss 0 and gradient 0
-            scale_w = sample_weight / total if total > 0 else sample_weight
-            batch_loss = float(scale_w @ per_row)
-            dZ = dZ * scale_w[:, None]
+            dZ = dZ * losses_module.batch_shares(sample_weight)[:, None]
         return LossGradient(batch_loss, self.backward(dZ, caches), per_row, A)
 
     def per_row_gradients(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
@@ -266,9 +268,10 @@ class Network:
         r"""Each row's own loss and gradient: :math:`L_i` (n,) and :math:`\nabla L_i` (n, P).
 
         Rows are independent in a dense network, so the per-row deltas propagate exactly
-        as the batch's do; row i's weight gradient is the outer product
-        :math:`a_i^{(l-1)} \otimes dz_i^{(l)}`. The (weighted) mean of the rows is the
-        batch gradient of :meth:`loss_and_gradient`.
+        as the batch's do (the steps of :meth:`Dense.backward`, without the sum over
+        rows); row i's weight gradient is the outer product
+        :math:`a_i^{(l-1)} \otimes dz_i^{(l)}` and its bias gradient :math:`dz_i^{(l)}`.
+        The (weighted) mean of the rows is the batch gradient of :meth:`loss_and_gradient`.
         """
         _, caches = self.forward(X)
         per_row, dZ = self._output_delta(loss, Y, caches, exposure)
@@ -279,7 +282,8 @@ class Network:
             dW_rows = np.einsum("ij,ik->ijk", cache.A_prev, dZ).reshape(n, -1)
             blocks.insert(0, np.hstack([dW_rows, dZ]) if layer.use_bias else dW_rows)
             if index > 0:
-                dZ = self.layers[index - 1].delta(dZ @ layer.W.T, caches[index - 1])
+                dA_prev, previous = dZ @ layer.W.T, caches[index - 1]
+                dZ = self.layers[index - 1].activation.backward(previous.Z, previous.A, dA_prev)
         return per_row, np.hstack(blocks)
 
     def __repr__(self) -> str:

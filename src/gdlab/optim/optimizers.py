@@ -230,15 +230,21 @@ class RMSprop(Optimizer):
 _REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def get(optimizer: str | Optimizer | dict[str, Any]) -> Optimizer:
-    """An optimizer from a name (default hyperparameters), an instance, or a config.
+def get(optimizer: str | Optimizer | dict[str, Any], *,
+        learning_rate: float | schedules.Schedule | None = None) -> Optimizer:
+    """An optimizer from a name, an instance, or a config: the one place names are read.
 
-    ``"momentum"`` is SGD with momentum 0.9.
+    A name gives the optimizer with its default hyperparameters, at ``learning_rate``
+    when it is given (the model's ``compile``, the estimators and the command line all
+    build their optimizers here). ``"momentum"`` is SGD with momentum 0.9. An instance is
+    returned as it is; a config (:meth:`Optimizer.get_config`) is rebuilt exactly.
 
     Examples
     --------
     >>> get("momentum")
     SGD(learning_rate=0.01, momentum=0.9, nesterov=False)
+    >>> get("adam", learning_rate=0.1)
+    Adam(learning_rate=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
     """
     if isinstance(optimizer, Optimizer):
         return optimizer
@@ -248,7 +254,8 @@ def get(optimizer: str | Optimizer | dict[str, Any]) -> Optimizer:
         eta = config.pop("learning_rate")
         return _REGISTRY[name](learning_rate=schedules.get(eta) if isinstance(eta, dict) else eta,
                                **config)
-    if optimizer == "momentum":
-        return SGD(momentum=0.9)
     check_choice("optimizer", optimizer, [*_REGISTRY, "momentum"])
-    return _REGISTRY[optimizer]()
+    rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+    if optimizer == "momentum":
+        return SGD(**rate, momentum=0.9)
+    return _REGISTRY[optimizer](**rate)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdlab._checks import UserError
 from gdlab._typing import FloatArray
 from gdlab.nn.layers import Dense
 from gdlab.optim.optimizers import SGD
@@ -200,7 +201,7 @@ def render(example: str | None = None) -> str:
     elif example in EXAMPLES:
         names = [example]
     else:
-        raise ValueError(f"Unknown lecture example {example!r}; choose one of "
-                         f"{', '.join(EXAMPLES)} (or none for all).")
+        raise UserError(f"Unknown lecture example {example!r}; choose one of "
+                        f"{', '.join(EXAMPLES)} (or none for all).")
     sections = [f"## {name}: {EXAMPLES[name]}\n\n{_RENDERERS[name]()}\n" for name in names]
     return "\n".join(sections)

@@ -14,7 +14,6 @@ import io
 import math
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field, is_dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -24,6 +23,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from gdlab._checks import UserError, UserTypeError
+from gdlab.io.persistence import atomic_write
 from gdlab.show.plots import plot_history
 
 __all__ = ["Run", "figure_to_data_uri", "render_html", "versions", "write_report"]
@@ -124,7 +125,8 @@ def write_report(path: str | os.PathLike[str], run: Run) -> Path:
     """Write the run's report as one self-contained HTML file, atomically.
 
     The page is written to a temporary file next to ``path`` and moved into place with
-    :func:`os.replace`, so a reader never sees half a report.
+    :func:`os.replace` (:func:`gdlab.io.persistence.atomic_write`), so a reader never sees
+    half a report; its mode follows the umask, as for any file the user writes.
 
     Parameters
     ----------
@@ -149,22 +151,14 @@ def write_report(path: str | os.PathLike[str], run: Run) -> Path:
     ('report.html', True)
     """
     if not isinstance(run, Run):
-        raise TypeError(f"run must be a gdlab.show.report.Run; got {type(run).__name__}. "
-                        "Build one with Run(title=..., data_summary=..., ...).")
+        raise UserTypeError(f"run must be a gdlab.show.report.Run; got {type(run).__name__}. "
+                            "Build one with Run(title=..., data_summary=..., ...).")
     target = Path(path)
     if not target.parent.is_dir():
-        raise ValueError(f"path must be in an existing folder; got path={str(target)!r}. "
-                         "Create the folder first.")
-    page = render_html(run)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        raise UserError(f"path must be in an existing folder; got path={str(target)!r}. "
+                        "Create the folder first.")
+    page = render_html(run).encode("utf-8")
+    return atomic_write(target, lambda file: file.write(page))
 
 
 def render_html(run: Run) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import UserError
 from gdlab._typing import FloatArray, IntArray
 from gdlab.train.callbacks import Callback
 
@@ -144,11 +145,11 @@ def check_combination(layers: Sequence[Any], loss: Any) -> None:
     ...                   gd.losses.get("mse"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Layer 1 is Dense(1, activation='softmax'): ...
+    gdlab._checks.UserError: Layer 1 is Dense(1, activation='softmax'): ...
     """
     for number, layer in enumerate(layers, start=1):
         if layer.activation.name == "softmax" and layer.units == 1:
-            raise ValueError(
+            raise UserError(
                 f"Layer {number} is {layer!r}: a softmax over one unit is always 1, so its "
                 "gradient is 0 everywhere and nothing before it can learn. Use "
                 "Dense(1, activation='sigmoid') for a probability, or give the softmax one "
@@ -157,7 +158,7 @@ def check_combination(layers: Sequence[Any], loss: Any) -> None:
     name = getattr(loss, "name", "")
     if name in ("categorical_crossentropy", "sparse_categorical_crossentropy") \
             and layers[-1].units == 1:
-        raise ValueError(
+        raise UserError(
             f"loss={name!r} with a one-unit output layer has a single class: its loss and "
             "gradient carry no information. For two classes use "
             "Dense(1, activation='sigmoid') with loss='binary_crossentropy'; for k classes "

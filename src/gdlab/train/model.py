@@ -12,16 +12,14 @@ of :mod:`gdlab.optim.batches` (``batch_size="full"`` | ``1`` | ``k``).
 from __future__ import annotations
 
 import math
-import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from gdlab._checks import check_fraction, check_positive_int, check_seed
+from gdlab._checks import UserError, check_fraction, check_positive_int, check_seed
 from gdlab._typing import FloatArray, IntArray
 from gdlab.io.data import check_exposure, check_sample_weight, check_X, check_y
 from gdlab.io.persistence import write_model_file
@@ -30,39 +28,14 @@ from gdlab.nn.layers import Dense
 from gdlab.nn.network import Network
 from gdlab.optim import optimizers as optimizers_module
 from gdlab.optim.batches import BatchPlan, check_batch_size
-from gdlab.train.callbacks import (
-    Callback,
-    DivergenceGuard,
-    DivergenceWarning,
-    History,
-    ProgressBar,
-    divergence_message,
-    restored_description,
-)
-from gdlab.train.diagnostics import DeadReLU, check_combination
+from gdlab.train.batch import Batch
+from gdlab.train.callbacks import Callback, DivergenceWarning, History
+from gdlab.train.diagnostics import check_combination
+from gdlab.train.loop import FitLoop, as_logs, steps_to_trace, trace_budget
+from gdlab.train.scores import METRICS, metric
 from gdlab.train.trace import BatchContext, Step
 
 __all__ = ["Sequential"]
-
-_METRICS = ("accuracy", "mse", "mae")
-
-
-class _Batch:
-    """The validated arrays of one fit/evaluate call (targets in the loss's form)."""
-
-    def __init__(self, X: FloatArray, Y: FloatArray, w: FloatArray | None, e: FloatArray | None):
-        self.X, self.Y, self.w, self.e = X, Y, w, e
-
-    def take(self, rows: IntArray | slice) -> _Batch:
-        return _Batch(self.X[rows], self.Y[rows],
-                      None if self.w is None else self.w[rows],
-                      None if self.e is None else self.e[rows])
-
-    def gather(self, rows: IntArray) -> _Batch:
-        """The rows of one step, copied (``ndarray.take``: numpy's fastest row gather)."""
-        return _Batch(self.X.take(rows, axis=0), self.Y.take(rows, axis=0),
-                      None if self.w is None else self.w.take(rows),
-                      None if self.e is None else self.e.take(rows))
 
 
 class Snapshot(NamedTuple):
@@ -81,7 +54,7 @@ def _copy_state(state: Any) -> Any:
                          for value in state))
 
 
-class Sequential(Network):
+class Sequential(FitLoop, Network):
     """A trainable stack of :class:`~gdlab.nn.layers.Dense` layers (Keras-shaped API).
 
     Examples
@@ -124,16 +97,16 @@ class Sequential(Network):
         self.loss = losses_module.get(loss)
         check_combination(self.layers, self.loss)
         self.optimizer = optimizers_module.get(optimizer)
-        for metric in metrics:
-            if metric not in _METRICS:
-                raise ValueError(f"Unknown metric {metric!r}. Use any of {list(_METRICS)}.")
+        for name in metrics:
+            if name not in METRICS:
+                raise UserError(f"Unknown metric {name!r}. Use any of {list(METRICS)}.")
         self.metrics = list(metrics)
         self._opt_state = None
         self.step_count = 0
 
     def _require_compiled(self) -> tuple[losses_module.Loss, optimizers_module.Optimizer]:
         if self.loss is None or self.optimizer is None:
-            raise ValueError(
+            raise UserError(
                 "The model is not compiled: call model.compile(loss=..., optimizer=...) first."
             )
         return self.loss, self.optimizer
@@ -155,6 +128,18 @@ class Sequential(Network):
         self._opt_state = _copy_state(snapshot.optimizer_state)
         self.step_count = int(snapshot.step_count)
 
+    def reset_optimizer_state(self) -> bool:
+        """Start the optimizer's state afresh at θ (zero velocity, moments and Adam's t).
+
+        Returns whether the state held anything (False for plain SGD, whose state is
+        always zero). The step count, the schedule's clock, is kept.
+        """
+        fresh = self.optimizer.init(self._theta)  # type: ignore[union-attr]
+        held = self._opt_state is not None and not all(
+            np.array_equal(old, new) for old, new in zip(self._opt_state, fresh, strict=True))
+        self._opt_state = fresh
+        return held
+
     def advance(self, theta: FloatArray, optimizer_state: Any, steps: int) -> None:
         """Take θ and the optimizer state after ``steps`` steps run elsewhere (the kernels)."""
         self._theta[...] = theta
@@ -163,7 +148,7 @@ class Sequential(Network):
 
     # --- data ------------------------------------------------------------------------
     def _prepare(self, X: Any, y: Any, sample_weight: Any = None,
-                 exposure: Any = None) -> _Batch:
+                 exposure: Any = None) -> Batch:
         loss, _ = self._require_compiled()
         X = check_X(X, n_features=self.input_dim)
         if not self.built:
@@ -172,31 +157,38 @@ class Sequential(Network):
         Y = loss.check_target(check_y(y, n), self.layers[-1].units)
         w = check_sample_weight(sample_weight, n)
         e = check_exposure(exposure, n, loss_name=loss.name, accepts=loss.accepts_exposure)
-        return _Batch(X.astype(self.dtype, copy=False), Y, w, e)
+        return Batch(X.astype(self.dtype, copy=False), Y, w, e)
 
-    # --- one step ----------------------------------------------------------------------
-    def _step(self, batch: _Batch, rows: IntArray, *, epoch: int, variant: str,
-              context: BatchContext | None,
-              learning_rate: float) -> tuple[float, FloatArray, Step | None]:
-        """Compute the loss and gradient at θ, update θ; return (loss, gradient, Step)."""
-        loss, optimizer = self.loss, self.optimizer
-        result = self.loss_and_gradient(loss, batch.X, batch.Y,  # type: ignore[arg-type]
+    # --- one step: the loss and gradient at θ, then the update --------------------------
+    def _batch_gradient(self, batch: Batch) -> tuple[float, FloatArray]:
+        """The batch's (weighted) mean loss and its gradient at θ; changes nothing."""
+        result = self.loss_and_gradient(self.loss, batch.X, batch.Y,  # type: ignore[arg-type]
                                         sample_weight=batch.w, exposure=batch.e)
+        return result.loss, result.gradient
+
+    def _update(self, loss: float, gradient: FloatArray, rows: IntArray, *, epoch: int,
+                variant: str, context: BatchContext | None,
+                learning_rate: float) -> Step | None:
+        """The step: θ, the optimizer state and the step count move on; its Step if traced.
+
+        The loop calls it only once the loss and gradient are known to be finite, so a
+        diverging step never touches the state.
+        """
         state_before = self._opt_state
-        delta, self._opt_state = optimizer.update(  # type: ignore[union-attr]
-            result.gradient, state_before, learning_rate=learning_rate)
+        delta, self._opt_state = self.optimizer.update(  # type: ignore[union-attr]
+            gradient, state_before, learning_rate=learning_rate)
         record = None
         if context is not None:
             theta_before = self._theta.copy()
             record = Step(step=self.step_count, epoch=epoch, variant=variant, rows=rows,
-                          learning_rate=learning_rate, loss=result.loss,
-                          theta_before=theta_before, gradient=result.gradient,
+                          learning_rate=learning_rate, loss=loss,
+                          theta_before=theta_before, gradient=gradient,
                           theta_after=theta_before + delta, state_before=state_before,
                           state_after=self._opt_state, param_names=context.param_names,
                           context=context)
         self._theta += delta
         self.step_count += 1
-        return result.loss, result.gradient, record
+        return record
 
     def train_on_batch(self, X: Any, y: Any, *, sample_weight: Any = None,
                        exposure: Any = None) -> Step:
@@ -207,11 +199,12 @@ class Sequential(Network):
         rows = np.arange(batch.X.shape[0])
         variant = "stochastic" if rows.size == 1 else "batch"
         learning_rate = self.optimizer.learning_rate_at(self.step_count)  # type: ignore[union-attr]
-        _, _, record = self._step(batch, rows, epoch=0, variant=variant,
-                                  context=self._context(batch), learning_rate=learning_rate)
-        return record  # type: ignore[return-value]
+        loss, gradient = self._batch_gradient(batch)
+        return self._update(loss, gradient, rows, epoch=0,  # type: ignore[return-value]
+                            variant=variant, context=self._context(batch),
+                            learning_rate=learning_rate)
 
-    def _context(self, batch: _Batch) -> BatchContext:
+    def _context(self, batch: Batch) -> BatchContext:
         return BatchContext([layer.get_config() for layer in self.layers], self.input_dim,
                             self.loss, batch.X, batch.Y, batch.w, batch.e,
                             self.param_names)
@@ -240,7 +233,7 @@ class Sequential(Network):
         batch = self._prepare(X, y, sample_weight, exposure)
         return self._evaluate(batch)
 
-    def _evaluate(self, batch: _Batch, prefix: str = "") -> Any:
+    def _evaluate(self, batch: Batch, prefix: str = "") -> Any:
         loss = self.loss
         out, caches = self.forward(batch.X)
         if losses_module.FUSED_LINK.get(loss.name) == self.layers[-1].activation.name:
@@ -252,8 +245,8 @@ class Sequential(Network):
             return value
         results = {f"{prefix}loss": value}
         mu = out if batch.e is None else out * batch.e[:, None]
-        for metric in self.metrics:
-            results[prefix + metric] = _metric(metric, batch.Y, mu, batch.w)
+        for name in self.metrics:
+            results[prefix + name] = metric(name, batch.Y, mu, batch.w)
         return results
 
     # --- the fit loop ------------------------------------------------------------------
@@ -283,7 +276,9 @@ class Sequential(Network):
         verbose : int
             0 quiet, 1 a progress line per epoch.
         trace : bool or int
-            Keep the :class:`~gdlab.train.trace.Step` of every step (True) or of the first N.
+            Keep the :class:`~gdlab.train.trace.Step` of every step (True) or of the first
+            N. ``True`` keeps at most :data:`~gdlab.train.loop.TRACE_BUDGET_BYTES` of steps
+            (the first ones, with a warning when the run has more).
         executor : {"auto", "numpy", "compiled"}
             ``"numpy"``: the step-by-step reference executor; ``"compiled"``: whole
             epochs in numba (:mod:`gdlab.kernels`), same results to ~1e-12; ``"auto"``:
@@ -299,9 +294,9 @@ class Sequential(Network):
         epochs = check_positive_int("epochs", epochs, hint="Train for at least one epoch.")
         validation_split = check_fraction("validation_split", validation_split,
                                           hint="e.g. 0.2 holds out the last 20% of rows.")
-        trace_limit = _trace_limit(trace)
+        trace_steps = steps_to_trace(trace)
         if executor not in ("auto", "numpy", "compiled"):
-            raise ValueError(f"executor must be 'auto', 'numpy' or 'compiled'; got "
+            raise UserError(f"executor must be 'auto', 'numpy' or 'compiled'; got "
                              f"executor={executor!r}.")
         data = self._prepare(X, y, sample_weight, exposure)
         data, validation = self._split_validation(data, validation_data, validation_split)
@@ -309,30 +304,32 @@ class Sequential(Network):
         plan = BatchPlan(data.X.shape[0], batch_size, shuffle=bool(shuffle), rng=rng)
         if self._opt_state is None:
             self._opt_state = self.optimizer.init(self._theta)  # type: ignore[union-attr]
+        if trace is True:  # all steps, within a memory budget
+            trace_steps = trace_budget(epochs * plan.steps_per_epoch, self._step_bytes(plan))
         self.history = History()
         self.history.params = {"epochs": epochs, "batch_size": batch_size,
                                "variant": plan.variant, "steps": plan.steps_per_epoch,
                                "n": data.X.shape[0], "seed": seed}
-        callback_list = self._callbacks(callbacks, epochs, verbose, data.X)
-        compiled = self._compiled_executor(executor, trace_limit, callback_list, data)
+        callback_list = self._callbacks(callbacks, epochs, verbose, data)
+        compiled = self._compiled_executor(executor, trace_steps, callback_list, data)
         self.stop_training = False
         # the loss at θ₀ on all training rows: the yardstick of "the loss exploded"
-        begin = {"initial_loss": _as_logs(self._evaluate(data), "loss")["loss"]}
+        begin = {"initial_loss": as_logs(self._evaluate(data), "loss")["loss"]}
         self.history.params["initial_loss"] = begin["initial_loss"]
         for callback in callback_list:
             callback.on_train_begin(begin)
-        context = self._context(data) if trace_limit else None
+        context = self._context(data) if trace_steps else None
         for epoch in range(epochs):
             for callback in callback_list:
                 callback.on_epoch_begin(epoch)
             if compiled is not None:
                 logs = self._run_epoch_compiled(compiled, data, plan, epoch)
             else:
-                logs = self._run_epoch(data, plan, epoch, context, trace_limit, callback_list)
+                logs = self._run_epoch(data, plan, epoch, context, trace_steps, callback_list)
             if logs is None:  # diverged inside the epoch: θ restored to the last good epoch's
                 break
             if validation is not None:
-                logs.update(_as_logs(self._evaluate(validation, prefix="val_"), "val_loss"))
+                logs.update(as_logs(self._evaluate(validation, prefix="val_"), "val_loss"))
             for callback in callback_list:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -341,25 +338,11 @@ class Sequential(Network):
             callback.on_train_end()
         return self.history
 
-    def _callbacks(self, callbacks: Sequence[Callback] | None, epochs: int,
-                   verbose: int, X: FloatArray | None = None) -> list[Callback]:
-        user = list(callbacks or [])
-        for callback in user:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
-        self._divergence_guard = DivergenceGuard()
-        chain: list[Callback] = [self.history, self._divergence_guard, DeadReLU(X), *user]
-        if verbose:
-            chain.append(ProgressBar(epochs))
-        for callback in chain:
-            callback.set_model(self)
-        return chain
-
-    def _split_validation(self, data: _Batch, validation_data: Any,
-                          validation_split: float) -> tuple[_Batch, _Batch | None]:
+    def _split_validation(self, data: Batch, validation_data: Any,
+                          validation_split: float) -> tuple[Batch, Batch | None]:
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or not 2 <= len(validation_data) <= 4:
-                raise ValueError(
+                raise UserError(
                     "validation_data must be a tuple (X_val, y_val[, sample_weight[, "
                     "exposure]])."
                 )
@@ -369,110 +352,11 @@ class Sequential(Network):
         n = data.X.shape[0]
         n_val = int(math.ceil(n * validation_split))
         if n_val >= n:
-            raise ValueError(
+            raise UserError(
                 f"validation_split={validation_split} leaves no training rows out of {n}; "
                 "use a smaller fraction."
             )
         return data.take(slice(0, n - n_val)), data.take(slice(n - n_val, n))
-
-    @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported
-    def _run_epoch(self, data: _Batch, plan: BatchPlan, epoch: int,
-                   context: BatchContext | None, trace_limit: int,
-                   callback_list: list[Callback]) -> dict[str, float] | None:
-        """One epoch of the reference executor; None if it diverged (θ restored).
-
-        Divergence is reported (a :class:`DivergenceWarning`), so numpy's own overflow
-        warnings are silenced here.
-        """
-        steps = plan.steps_per_epoch
-        step_loss = np.empty(steps)
-        step_eta = np.empty(steps)
-        batch_weight = np.empty(steps)
-        slices = self.layer_slices()
-        grad_sq = np.zeros(len(slices))
-        per_step = [c for c in callback_list if c.per_step]
-        full = plan.batch_size >= plan.n
-        learning_rate_at = self.optimizer.learning_rate_at  # type: ignore[union-attr]
-        for index, rows in enumerate(plan.epoch()):
-            batch = data if full else data.gather(rows)
-            keep = context if len(self.history.trace) < trace_limit else None
-            step_eta[index] = eta = learning_rate_at(self.step_count)
-            loss, grad, record = self._step(batch, rows, epoch=epoch, variant=plan.variant,
-                                            context=keep, learning_rate=eta)
-            layer_sq = [grad[part] @ grad[part] for part in slices]  # each layer's ‖gradient‖²
-            if not (math.isfinite(loss) and _finite(grad, layer_sq)):  # θ restored by the report
-                self.step_count -= 1
-                self._report_divergence(epoch, self.step_count, loss, step_eta[index],
-                                        index=index)
-                return None
-            step_loss[index] = loss
-            batch_weight[index] = rows.size if batch.w is None else batch.w.sum()
-            grad_sq += layer_sq
-            if record is not None:
-                self.history.trace.append(record)
-            for callback in per_step:
-                callback.on_train_batch_end(self.step_count - 1, {"loss": loss})
-            if per_step and self.stop_training:  # a per-step callback stops after this step
-                done = index + 1
-                return self._epoch_logs(data, step_loss[:done], step_eta[:done],
-                                        batch_weight[:done], grad_sq)
-        return self._epoch_logs(data, step_loss, step_eta, batch_weight, grad_sq)
-
-    def _epoch_logs(self, data: _Batch, step_loss: FloatArray, step_eta: FloatArray,
-                    batch_weight: FloatArray, grad_sq: FloatArray) -> dict[str, float]:
-        """Record the epoch's steps in the history; return its logs (both executors)."""
-        self.history.step_loss.append(step_loss)
-        self.history.step_learning_rate.append(step_eta)
-        logs = {"loss": float(batch_weight @ step_loss / batch_weight.sum()),
-                "learning_rate": float(step_eta[-1])}
-        for number in range(grad_sq.size):
-            logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(grad_sq[number] / step_loss.size))
-        if self.metrics:
-            logs.update(_as_logs(self._evaluate(data), "loss", skip_loss=True))
-        return logs
-
-    def _compiled_executor(self, executor: str, trace_limit: int,
-                           callback_list: list[Callback], data: _Batch) -> Any:
-        """The compiled executor of this fit (:mod:`gdlab.kernels`), or None for numpy."""
-        if executor == "numpy":
-            return None
-        needs_steps = trace_limit > 0 or any(c.per_step for c in callback_list)
-        from gdlab import kernels  # lazy: numba is imported only when it is used
-
-        reason = "tracing or a per-step callback needs it" if needs_steps else (
-            kernels.unsupported(self))
-        if reason is None:
-            return kernels.Executor(self, data.X, data.Y, data.w, data.e)
-        if executor == "compiled":
-            raise ValueError(f"executor='compiled' cannot run this fit: {reason}. Use "
-                             "executor='numpy' (or 'auto', which picks it).")
-        return None
-
-    def _run_epoch_compiled(self, compiled: Any, data: _Batch, plan: BatchPlan,
-                            epoch: int) -> dict[str, float] | None:
-        """One epoch in compiled code; None if it diverged (θ as before that step)."""
-        result = compiled.run_epoch(self._theta, self._opt_state, self.step_count,
-                                    self.optimizer, plan.order(), plan.batch_size)
-        self.advance(result.theta, result.optimizer_state, result.steps)
-        if result.diverged >= 0:
-            index = result.diverged
-            self._report_divergence(epoch, self.step_count, float(result.step_loss[index]),
-                                    float(result.step_learning_rate[index]), index=index)
-            return None
-        return self._epoch_logs(data, result.step_loss, result.step_learning_rate,
-                                result.batch_weight, result.grad_sq)
-
-    def _report_divergence(self, epoch: int, step: int, loss: float, eta: float, *,
-                           index: int) -> None:
-        # θ before this step gives a non-finite loss or gradient: go back to the last θ
-        # whose loss was computed and finite (index: the step's number in its epoch)
-        restored = self._divergence_guard.restore(first_step_evaluated=index > 0)
-        message = divergence_message(epoch=epoch, step=step, loss=loss, learning_rate=float(eta),
-                                     restored=restored_description(restored))
-        self.history.diverged = {"epoch": epoch, "step": step, "loss": float(loss),
-                                 "learning_rate": float(eta), "message": message}
-        self.stop_training = True
-        warnings.warn(message, DivergenceWarning, stacklevel=3)
 
     # --- persistence -------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -504,45 +388,6 @@ class Sequential(Network):
             optimizer_state=self._opt_state, step_count=self.step_count, history=history,
             preprocessing=None if preprocessing is None else preprocessing.get_config(),
             metadata=metadata)
-
-
-def _finite(grad: FloatArray, layer_sq: list[float]) -> bool:
-    """Whether every entry of ``grad`` is finite, told cheaply by its layers' squared norms.
-
-    A nan or ±inf entry makes its layer's sum of squares nan or inf, so a finite total
-    proves every entry finite; only a total that is not finite (which a huge but finite
-    gradient can also give, by overflow) needs the entry-by-entry check. The compiled
-    executor decides exactly alike: a step diverges iff an entry is nan or ±inf.
-    """
-    return math.isfinite(sum(layer_sq)) or bool(np.isfinite(grad).all())
-
-
-def _trace_limit(trace: bool | int) -> int:
-    if trace is True:
-        return np.iinfo(np.int64).max
-    if trace is False or trace is None:
-        return 0
-    if isinstance(trace, numbers.Integral) and trace >= 0:
-        return int(trace)
-    raise ValueError(f"trace must be True, False or a number of steps >= 0; got trace={trace!r}.")
-
-
-def _as_logs(result: Any, loss_key: str, *, skip_loss: bool = False) -> dict[str, float]:
-    if isinstance(result, dict):
-        return {k: v for k, v in result.items() if not (skip_loss and k == "loss")}
-    return {} if skip_loss else {loss_key: float(result)}
-
-
-def _metric(name: str, Y: FloatArray, mu: FloatArray, w: FloatArray | None) -> float:
-    if name == "accuracy":
-        if Y.shape[1] == 1:
-            hits = ((mu[:, 0] >= 0.5) == (Y[:, 0] >= 0.5)).astype(float)
-        else:
-            hits = (mu.argmax(axis=1) == Y.argmax(axis=1)).astype(float)
-        return losses_module.batch_mean(hits, w)
-    errors = mu - Y
-    per_row = np.mean(errors * errors if name == "mse" else np.abs(errors), axis=1)
-    return losses_module.batch_mean(per_row, w)
 
 
 __all__ += ["DivergenceWarning"]

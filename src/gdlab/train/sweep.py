@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gdlab._checks import check_positive_number
+from gdlab._checks import UserError, check_positive_number
 from gdlab.io.data import check_X
 from gdlab.optim import optimizers as optimizers_module
 from gdlab.train.callbacks import DivergenceWarning, History
@@ -74,7 +74,7 @@ def _template(model: Any, X: Any) -> Any:
     from gdlab.train.saving import model_from_config
 
     if model.loss is None:
-        raise ValueError(
+        raise UserError(
             "learning_rate_sweep needs a compiled model: call model.compile(loss=...) first."
         )
     if model.built:
@@ -190,7 +190,7 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
     rates = sorted(check_positive_number("learning_rates", float(r), hint="e.g. 0.01")
                    for r in learning_rates)
     if not rates:
-        raise ValueError("learning_rates is empty; give at least one rate, e.g. [0.01, 0.1].")
+        raise UserError("learning_rates is empty; give at least one rate, e.g. [0.01, 0.1].")
     template = _template(model, X)
     fit_args = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
                 "sample_weight": sample_weight, "exposure": exposure, "executor": executor}

@@ -4,7 +4,9 @@ A :class:`Step` holds θ before and after, the batch gradient, the learning rate
 optimizer state before and after, and the rows of the batch. Its per-row table
 (inputs, targets, predictions, per-row losses and partial derivatives) is built on
 demand from the training data it references (never copied), so a long trace stays small:
-a step costs a few vectors of the size of θ plus its row indices, whatever the size of X.
+a step costs a few vectors of the size of θ plus its row indices (two numbers for a run of
+consecutive rows, such as a full batch: :class:`~gdlab.train.batch.RowRange`), whatever
+the size of X.
 
 The table is the lecture's: row :math:`i` holds :math:`x_i, y_i, \hat{y}_i`,
 :math:`\text{Loss}_i` and each :math:`\partial \text{Loss}_i / \partial \theta_j`; the
@@ -27,7 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gdlab._checks import UserError
 from gdlab._typing import FloatArray, IntArray
+from gdlab.train.batch import RowRange
 
 __all__ = ["BatchContext", "Step", "Trace", "format_number"]
 
@@ -70,7 +74,7 @@ class Step:
     step: int  #: global step number, 0-based
     epoch: int  #: epoch number, 0-based
     variant: str  #: "batch", "stochastic" or "mini-batch"
-    rows: IntArray  #: the rows of the training data in this batch
+    rows: IntArray | RowRange  #: the rows of the training data in this batch
     learning_rate: float
     loss: float  #: the batch's (weighted) mean loss at θ before
     theta_before: FloatArray
@@ -82,10 +86,22 @@ class Step:
     context: BatchContext | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.rows, RowRange):
+            return
+        contiguous = RowRange.of(self.rows)  # a full batch: O(1), not n indices
+        if contiguous is not None:
+            object.__setattr__(self, "rows", contiguous)
+            return
         rows = np.asarray(self.rows)
         if rows.base is not None and rows.base.size > rows.size:
             # a view of the epoch's permutation would keep all n indices alive
             object.__setattr__(self, "rows", rows.copy())
+
+    @property
+    def _row_index(self) -> IntArray | slice:
+        """The rows as an index of X: a slice (a view, no copy) for a :class:`RowRange`."""
+        rows = self.rows
+        return slice(rows.start, rows.stop) if isinstance(rows, RowRange) else rows
 
     # --- the per-row table --------------------------------------------------------------
     @property
@@ -111,13 +127,13 @@ class Step:
         columns.update(_named("y", target))
         columns.update(_named("y_hat", y_hat))
         if context.exposure is not None:
-            columns["exposure"] = context.exposure[self.rows]
+            columns["exposure"] = context.exposure[self._row_index]
         if context.sample_weight is not None:
-            columns["weight"] = context.sample_weight[self.rows]
+            columns["weight"] = context.sample_weight[self._row_index]
         columns["loss"] = per_row
         for j in indices:
             columns[f"dL/d{self.param_names[j]}"] = grads[:, j]
-        return pd.DataFrame(columns, index=pd.Index(self.rows, name="row"))
+        return pd.DataFrame(columns, index=pd.Index(np.asarray(self.rows), name="row"))
 
     def per_row_gradients(self) -> FloatArray:
         r"""Each row's :math:`\nabla \text{Loss}_i` at θ before, shape (batch rows, n_params)."""
@@ -131,14 +147,14 @@ class Step:
         network = Network([Dense(**config) for config in context.layer_configs],
                           input_dim=context.input_dim, dtype=self.theta_before.dtype.name)
         network.theta = self.theta_before
-        X, Y = context.X[self.rows], context.Y[self.rows]
-        exposure = None if context.exposure is None else context.exposure[self.rows]
+        X, Y = context.X[self._row_index], context.Y[self._row_index]
+        exposure = None if context.exposure is None else context.exposure[self._row_index]
         per_row, grads = network.per_row_gradients(context.loss, X, Y, exposure=exposure)
         return X, Y, network.output(X), per_row, grads
 
     def _require_context(self) -> BatchContext:
         if self.context is None:
-            raise ValueError(
+            raise UserError(
                 "This step has no data attached (context=None), so its per-row table cannot "
                 "be built. Record steps with fit(trace=...) or train_on_batch."
             )
@@ -152,7 +168,7 @@ class Step:
         position = {name: j for j, name in enumerate(self.param_names)}
         unknown = [name for name in params if name not in position]
         if unknown:
-            raise ValueError(
+            raise UserError(
                 f"params={list(params)!r} names no parameter {unknown!r} of this model; "
                 f"use names from step.param_names, e.g. {self.param_names[:6]!r}."
             )

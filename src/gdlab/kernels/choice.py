@@ -1,0 +1,211 @@
+r"""Which executor runs a fit: a cost model that counts compile time (without numba).
+
+``fit(executor="auto")`` runs the compiled executor only when it is expected to finish
+the fit sooner than the reference executor, counting what it must do before its first
+step. With :math:`E` epochs of :math:`S` steps over :math:`n` rows, :math:`P` parameters
+and :math:`L` layers:
+
+.. math::
+
+    T_\text{reference} &= E\,\bigl(S\,(s_0 + s_1 L) + n P\, c\bigr) \\
+    T_\text{compiled}  &= T_\text{start} + E\,\bigl(S\, s' + n\,(r' + P\, c')\bigr)
+
+:math:`T_\text{start}` is the import of numba (if this process has not imported it
+yet) plus, for the compiled entry point the fit needs (:func:`entry_point`): nothing if it
+is compiled in this process, :data:`LOAD` seconds if numba's on-disk cache holds it
+(:func:`cached`), else its compile time (:data:`COMPILE`). The constants are CPU
+seconds measured on a 2-core x86-64 machine; only their ratios matter. So a small fit
+runs at once on the reference executor (a few milliseconds of work never pays for a
+compile, nor for loading numba), a large one compiles, and once the kernels are
+compiled in the process every fit they cover uses them.
+
+The decision and its reason are recorded in ``history.params["executor"]`` and
+``history.params["executor_reason"]``.
+
+Examples
+--------
+>>> cost = estimate(n=1000, n_params=21, layers=1, batch_size=32, epochs=5,
+...                 start=COMPILE["run_epoch_blocks"])
+>>> cost.reference < cost.compiled
+True
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import pickle
+import sys
+from hashlib import sha1
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gdlab.kernels import codes
+
+__all__ = ["COMPILE", "LOAD", "Cost", "cached", "choose", "entry_point", "estimate", "is_glm",
+           "unsupported"]
+
+#: reference executor: seconds per step (s₀ + s₁ per layer), per row × parameter (c)
+REFERENCE_STEP, REFERENCE_LAYER, REFERENCE_ROW_PARAM = 12e-6, 12e-6, 2e-9
+#: compiled executor: seconds per step (s'), per row (r'), per row × parameter (c')
+COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-6, 2e-7, 1.5e-9
+#: seconds to import numba; to load one kernel from numba's disk cache
+NUMBA_IMPORT, LOAD = 0.4, 0.2
+#: seconds to compile each entry point (with everything it calls), empty cache
+COMPILE = {"run_epoch_glm": 9.0, "run_epoch_rows": 9.0, "run_epoch_blocks": 10.0,
+           "glm_block_gradients": 2.5, "block_gradients": 2.5}
+#: the batch sizes of the paths (as gdlab.kernels.blocks.BLOCK_MIN, epoch.BLOCK_ROWS)
+_BLOCK_MIN, _BLOCK_ROWS = 16, 2048
+_KERNEL_DIR = Path(__file__).parent
+
+
+class Cost(NamedTuple):
+    """Estimated seconds of a fit on each executor (``compiled`` includes the start)."""
+
+    reference: float
+    compiled: float
+
+
+def unsupported(model: Any) -> str | None:
+    """Why the compiled executor cannot train ``model`` (None if it can).
+
+    Examples
+    --------
+    >>> import gdlab as gd
+    >>> model = gd.Sequential([gd.Dense(1)], input_dim=1, dtype="float32")
+    >>> model.compile(loss="mse")
+    >>> unsupported(model)
+    'the compiled executor computes in float64; the model has dtype float32'
+    """
+    if model.dtype != np.float64:
+        return f"the compiled executor computes in float64; the model has dtype {model.dtype}"
+    for layer in model.layers:
+        if codes.ACTIVATION_CODES.get(layer.activation.name) not in codes.KERNEL_ACTIVATIONS:
+            return f"activation {layer.activation!r} has no compiled kernel"
+    if codes.LOSS_CODES.get(model.loss.name) not in codes.KERNEL_LOSSES:
+        return f"loss {model.loss!r} has no compiled kernel"
+    if type(model.optimizer) not in codes.KERNEL_RULES:
+        return f"optimizer {model.optimizer!r} is not SGD, Adam or RMSprop"
+    if type(model.optimizer.schedule) not in codes.KERNEL_SCHEDULES:
+        return f"learning-rate schedule {model.optimizer.schedule!r} is not a built-in one"
+    return None
+
+
+def is_glm(model: Any) -> bool:
+    """One Dense layer of one unit: the GLM entry points (row by row at any batch size)."""
+    return len(model.layers) == 1 and model.layers[0].units == 1
+
+
+def entry_point(batch_size: int, glm: bool) -> str:
+    """The compiled entry point (in :mod:`gdlab.kernels.epoch`) that runs the epochs.
+
+    >>> entry_point(1, False), entry_point(32, False), entry_point(32, True)
+    ('run_epoch_rows', 'run_epoch_blocks', 'run_epoch_glm')
+    >>> entry_point(10_000, True)
+    'glm_block_gradients'
+    """
+    if batch_size > _BLOCK_ROWS:
+        return "glm_block_gradients" if glm else "block_gradients"
+    if glm:
+        return "run_epoch_glm"
+    return "run_epoch_blocks" if batch_size >= _BLOCK_MIN else "run_epoch_rows"
+
+
+def estimate(*, n: int, n_params: int, layers: int, batch_size: int, epochs: int,
+             start: float) -> Cost:
+    """The cost model above: seconds on each executor (``start``: T_start)."""
+    steps = -(-n // batch_size)
+    reference = epochs * (steps * (REFERENCE_STEP + REFERENCE_LAYER * layers)
+                          + n * n_params * REFERENCE_ROW_PARAM)
+    compiled = start + epochs * (steps * COMPILED_STEP
+                                 + n * (COMPILED_ROW + n_params * COMPILED_ROW_PARAM))
+    return Cost(reference, compiled)
+
+
+def _in_process(kernel: str) -> bool:
+    """Whether this process has compiled (or loaded) the entry point already."""
+    module = sys.modules.get("gdlab.kernels.epoch")
+    return module is not None and bool(getattr(module, kernel).signatures)
+
+
+def _cache_dir() -> Path:
+    """The folder numba caches gdlab/kernels in: its first locator that applies.
+
+    ``NUMBA_CACHE_DIR``; else ``__pycache__`` beside the source if writable; else the
+    user's cache folder (numba's own fallback for a read-only site-packages).
+    """
+    source_dir = os.path.dirname(os.path.abspath(__file__))  # as numba's locators
+    subpath = f"{os.path.basename(source_dir)}_{sha1(source_dir.encode()).hexdigest()}"
+    numba = sys.modules.get("numba")
+    user_dir = numba.config.CACHE_DIR if numba else os.environ.get("NUMBA_CACHE_DIR")
+    if user_dir:
+        return Path(user_dir) / subpath
+    in_tree = Path(source_dir) / "__pycache__"
+    if os.access(in_tree if in_tree.exists() else source_dir, os.W_OK):
+        return in_tree
+    if sys.platform == "darwin":
+        user = Path.home() / "Library" / "Caches" / "numba"
+    elif sys.platform == "win32":
+        user = Path(os.environ.get("LOCALAPPDATA", Path.home())) / "numba" / "Cache"
+    else:
+        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+    return user / subpath
+
+
+def _first_line(kernel: str) -> int:
+    """The line numba names the cache file of the entry point by (its first decorator)."""
+    tree = ast.parse((_KERNEL_DIR / "epoch.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == kernel:
+            return min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    raise LookupError(f"gdlab.kernels.epoch has no function {kernel!r}")
+
+
+def cached(kernel: str) -> bool:
+    """Whether numba's disk cache holds the entry point (an index file newer than the
+    source, written by this numba version), looked for without importing numba."""
+    source = _KERNEL_DIR / "epoch.py"
+    name = (f"epoch.{kernel}-{_first_line(kernel)}.py{sys.version_info[0]}"
+            f"{sys.version_info[1]}{getattr(sys, 'abiflags', '')}.nbi")
+    try:
+        version = importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    index = _cache_dir() / name
+    try:
+        if index.stat().st_mtime < source.stat().st_mtime:
+            return False
+        with index.open("rb") as file:
+            return bool(pickle.load(file) == version)  # the index starts with the version
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return False
+
+
+def _start(batch_size: int, glm: bool) -> tuple[float, str]:
+    """T_start in seconds, and what it is made of."""
+    kernels = [entry_point(batch_size, glm)]
+    seconds = 0.0 if "numba" in sys.modules else NUMBA_IMPORT
+    states = []
+    for kernel in kernels:
+        if _in_process(kernel):
+            states.append(f"{kernel} compiled in this process")
+        elif cached(kernel):
+            seconds += LOAD
+            states.append(f"{kernel} in numba's cache")
+        else:
+            seconds += COMPILE[kernel]
+            states.append(f"{kernel} to compile (~{COMPILE[kernel]:.0f} s)")
+    return seconds, ", ".join(states)
+
+
+def choose(model: Any, *, n: int, batch_size: int, epochs: int) -> tuple[str, str]:
+    """("compiled" or "numpy", why) for ``executor="auto"`` on a supported model."""
+    start, state = _start(batch_size, is_glm(model))
+    cost = estimate(n=n, n_params=int(model.theta.size), layers=len(model.layers),
+                    batch_size=batch_size, epochs=epochs, start=start)
+    pick = "compiled" if cost.compiled < cost.reference else "numpy"
+    return pick, (f"auto: estimated {cost.reference:.3g} s on numpy, {cost.compiled:.3g} s "
+                  f"compiled ({state})")

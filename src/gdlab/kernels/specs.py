@@ -1,0 +1,167 @@
+r"""The records the compiled kernels take: the data, the network, the loss, the optimizer.
+
+Each is a ``NamedTuple`` of scalars and arrays, which numba passes to compiled code as
+one argument (its fields read by name: ``net.layout``, ``opt.beta_1``). They are built
+here, in Python, from the model (:func:`network_spec`, :func:`loss_spec`,
+:func:`optimizer_spec`), once per ``fit``.
+
+The network's shape is a ``layout`` array with one row per layer::
+
+    [inputs, units, offset of W in θ, offset of b in θ (-1: no bias),
+     offset of the layer in the row buffers, offset of its input in the row buffers]
+
+The row buffers ``A`` and ``Z`` hold the input row at ``[0, p)`` and then each layer's
+values; ``dZ`` and ``dA`` hold the derivatives at the same offsets.
+
+Examples
+--------
+>>> import gdlab as gd
+>>> model = gd.Sequential([gd.Dense(3, "relu"), gd.Dense(1)], input_dim=2)
+>>> network_spec(model).layout.tolist()
+[[2, 3, 0, 6, 2, 0], [3, 1, 9, 12, 5, 2]]
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab._typing import FloatArray
+from gdlab.kernels import codes
+from gdlab.nn import losses
+from gdlab.optim import optimizers, schedules
+
+__all__ = ["Data", "LossSpec", "Moments", "Network", "OptimizerSpec", "Records", "loss_spec",
+           "moments", "network_spec", "optimizer_spec", "state_from"]
+
+
+class Data(NamedTuple):
+    """The training rows: X (n, p), Y (n, k), and w, e of shape (n,) or empty (none)."""
+
+    X: FloatArray
+    Y: FloatArray
+    w: FloatArray  #: sample weights (empty: every row weighs 1)
+    e: FloatArray  #: exposure (empty: 1)
+
+
+class Network(NamedTuple):
+    """The network's shape: the layer table, each layer's end in θ, its activation code."""
+
+    layout: NDArray[np.int64]
+    layer_end: NDArray[np.int64]
+    activations: NDArray[np.int64]
+
+
+class LossSpec(NamedTuple):
+    """The loss: its code, whether it is computed from the logits, Tweedie's power."""
+
+    code: int
+    fused: bool  #: the output activation is the loss's link (:data:`losses.FUSED_LINK`)
+    power: float
+
+
+class OptimizerSpec(NamedTuple):
+    r"""The update rule, its hyper-parameters and the learning-rate schedule.
+
+    The schedule: :math:`\eta_0`, then ``steps`` (StepDecay's ``every``, the others'
+    ``decay_steps``), ``factor`` (``factor`` or ``decay_rate``) and ``staircase``.
+    """
+
+    rule: int
+    nesterov: bool
+    momentum: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    rho: float
+    schedule: int
+    eta0: float
+    steps: float
+    factor: float
+    staircase: bool
+
+
+class Moments(NamedTuple):
+    """The optimizer state's arrays in the kernels: Adam's m and v; else (velocity or s, −)."""
+
+    first: FloatArray
+    second: FloatArray
+
+
+class Records(NamedTuple):
+    """What an epoch records per step (and per layer: the summed squared gradient norms)."""
+
+    step_loss: FloatArray
+    step_eta: FloatArray
+    batch_weight: FloatArray
+    grad_sq: FloatArray
+
+
+def network_spec(model: Any) -> Network:
+    """The :class:`Network` record of a built model (layer table documented above)."""
+    rows, ends, acts = [], [], []
+    start, buffer, prev = 0, model.input_dim, 0
+    for layer in model.layers:
+        n_w = layer.input_dim * layer.units
+        bias = start + n_w if layer.use_bias else -1
+        rows.append((layer.input_dim, layer.units, start, bias, buffer, prev))
+        start += layer.n_params
+        ends.append(start)
+        acts.append(codes.ACTIVATION_CODES[layer.activation.name])
+        prev, buffer = buffer, buffer + layer.units
+    return Network(np.array(rows, dtype=np.int64), np.array(ends, dtype=np.int64),
+                   np.array(acts, dtype=np.int64))
+
+
+def loss_spec(model: Any) -> LossSpec:
+    """The :class:`LossSpec` record of a compiled model."""
+    loss = model.loss
+    fused = losses.FUSED_LINK[loss.name] == model.layers[-1].activation.name
+    return LossSpec(codes.LOSS_CODES[loss.name], fused, float(getattr(loss, "power", 0.0)))
+
+
+def optimizer_spec(optimizer: Any) -> OptimizerSpec:
+    """The :class:`OptimizerSpec` record of an SGD, Adam or RMSprop optimizer."""
+    hyper = {"nesterov": False, "momentum": 0.0, "beta_1": 0.0, "beta_2": 0.0,
+             "epsilon": 0.0, "rho": 0.0}
+    if isinstance(optimizer, optimizers.SGD):
+        momentum = optimizer.momentum != 0.0 or optimizer.nesterov
+        rule = codes.MOMENTUM if momentum else codes.SGD
+        hyper.update(nesterov=optimizer.nesterov, momentum=optimizer.momentum)
+    elif isinstance(optimizer, optimizers.Adam):
+        rule = codes.ADAM
+        hyper.update(beta_1=optimizer.beta_1, beta_2=optimizer.beta_2,
+                     epsilon=optimizer.epsilon)
+    else:
+        rule = codes.RMSPROP
+        hyper.update(epsilon=optimizer.epsilon, rho=optimizer.rho)
+    schedule = optimizer.schedule
+    steps, factor, staircase = 0.0, 0.0, False
+    if isinstance(schedule, schedules.StepDecay):
+        steps, factor = schedule.every, schedule.factor
+    elif not isinstance(schedule, schedules.Constant):
+        steps, factor = schedule.decay_steps, schedule.decay_rate
+        staircase = schedule.staircase
+    return OptimizerSpec(rule=rule, **hyper, schedule=codes.SCHEDULE_CODES[schedule.kind],
+                         eta0=float(schedule.initial_learning_rate), steps=float(steps),
+                         factor=float(factor), staircase=bool(staircase))
+
+
+def moments(state: Any) -> tuple[Moments, int]:
+    """A copy of the optimizer state (:mod:`gdlab.optim.optimizers`): its arrays, Adam's t."""
+    if isinstance(state, optimizers.AdamState):
+        return Moments(state.m.copy(), state.v.copy()), state.t
+    if isinstance(state, optimizers.RMSpropState):
+        return Moments(state.s.copy(), np.empty(0)), 0
+    return Moments(state.velocity.copy(), np.empty(0)), 0
+
+
+def state_from(moments: Moments, t: int, state: Any) -> Any:
+    """The optimizer state of the type of ``state`` holding ``moments`` after ``t`` steps."""
+    if isinstance(state, optimizers.AdamState):
+        return optimizers.AdamState(t, moments.first, moments.second)
+    if isinstance(state, optimizers.RMSpropState):
+        return optimizers.RMSpropState(moments.first)
+    return optimizers.MomentumState(moments.first)
