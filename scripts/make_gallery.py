@@ -104,10 +104,13 @@ def loss_surface_rates() -> tuple[object, str]:
         traces.append(model.fit(X, y, batch_size="full", epochs=60, trace=True,
                                 verbose=0).trace)
         labels.append(f"η = {rate:g}")
-    figure = plots.plot_loss_surface(model, X, y, traces, labels)
+    # the least-squares line: the minimum of the MSE, known exactly for a linear model
+    (w, b), *_ = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(len(X))]), y, rcond=None)
+    figure = plots.plot_loss_surface(model, X, y, traces, labels, optimum=(w, b))
     code = ("# the lecture's three rows, batch gradient descent from θ₀ = (0, 0)\n"
+            "(w, b), *_ = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(len(X))]), y)\n"
             "plots.plot_loss_surface(model, X, y, traces, [\"η = 0.02\", \"η = 0.08\", "
-            "\"η = 0.17\"])")
+            "\"η = 0.17\"], optimum=(w, b))")
     return figure, code
 
 

@@ -210,3 +210,88 @@ def test_a_non_finite_gradient_never_updates_the_state(poisson_data, executor, m
     assert history.diverged["restored_epoch"] == 1  # epoch 2's θ has a too large loss
     assert np.isfinite(seen["theta"]).all() and np.isfinite(seen["state"].velocity).all()
     assert seen["steps"] == history.diverged["step"]  # the failed step was not counted
+
+
+# --- the yardstick without a pass over X (issue 13) --------------------------------------
+def _count_evaluations(monkeypatch):
+    """Record the rows of every loss evaluation (Sequential._evaluate) fit makes."""
+    rows = []
+    original = gd.Sequential._evaluate
+
+    def spy(model, batch, *args, **kwargs):
+        rows.append(batch.X.shape[0])
+        return original(model, batch, *args, **kwargs)
+
+    monkeypatch.setattr(gd.Sequential, "_evaluate", spy)
+    return rows
+
+
+@pytest.mark.parametrize("executor", ["numpy", "compiled"])
+def test_a_full_batch_fit_takes_the_initial_loss_from_its_first_step(executor, monkeypatch):
+    X, y = _line_data()
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(0.1))
+    at_theta0 = model.evaluate(X, y)
+    rows = _count_evaluations(monkeypatch)
+    history = model.fit(X, y, batch_size="full", epochs=3, verbose=0, executor=executor)
+    assert rows == []  # no pass over X but the steps' own
+    assert history.params["initial_loss"] == pytest.approx(at_theta0, rel=1e-12)
+    assert history.params["initial_loss_rows"] == 100
+    assert history.history["loss"][0] == history.params["initial_loss"]
+    assert model._divergence_guard.reference == history.params["initial_loss"]
+
+
+@pytest.mark.parametrize("executor", ["numpy", "compiled"])
+def test_a_mini_batch_yardstick_reads_at_most_4096_evenly_spaced_rows(executor, monkeypatch):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10_000, 2))
+    y = X @ [1.0, -2.0] + 3
+    w = rng.uniform(0.5, 2.0, size=10_000)
+    model = gd.Sequential([gd.Dense(1)], input_dim=2, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(0.01))
+    on_sample = model.evaluate(X[::3], y[::3], sample_weight=w[::3])  # ⌈10000 / 4096⌉ = 3
+    rows = _count_evaluations(monkeypatch)
+    history = model.fit(X, y, batch_size=32, epochs=1, verbose=0, sample_weight=w,
+                        executor=executor)
+    assert rows == [3334]
+    assert history.params["initial_loss_rows"] == 3334
+    assert history.params["initial_loss"] == pytest.approx(on_sample, rel=1e-12)
+    assert model._divergence_guard.reference == history.params["initial_loss"]
+
+
+def test_a_mini_batch_blow_up_on_many_rows_is_measured_against_theta0():
+    """The sample's loss at θ₀ is the yardstick (not the first epoch's, which the blow-up
+    inflates): the first epoch that exceeds 1e4 × it stops the fit."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8_192, 1))
+    y = 2 * X[:, 0] + 1
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(1.5))
+    with pytest.warns(gd.DivergenceWarning):
+        history = model.fit(X, y, batch_size=4096, shuffle=False, epochs=40, verbose=0,
+                            executor="numpy")
+    reference = history.params["initial_loss"]
+    assert history.params["initial_loss_rows"] == 4096
+    loss = history.history["loss"]
+    assert history.diverged["step"] is None  # exploded, still finite
+    assert history.diverged["epoch"] == 3
+    assert loss[-1] > 1e4 * reference >= max(loss[:-1])
+    assert loss[-1] < 1e4 * loss[0]  # the first epoch's loss would not have stopped it yet
+    assert model._divergence_guard.reference == pytest.approx(reference)
+
+
+def test_a_guard_told_no_initial_loss_takes_the_first_epochs():
+    X, y = _line_data()
+    model = gd.Sequential([gd.Dense(1)], input_dim=1, seed=0)
+    model.compile(loss="mse", optimizer=gd.SGD(0.1))
+    guard = gd.callbacks.DivergenceGuard()
+    model.fit(X, y, batch_size=10, epochs=1, verbose=0)
+    guard.set_model(model)
+    guard.on_train_begin({})
+    assert guard.reference is None
+    guard.on_epoch_end(0, {"loss": 7.0})
+    assert guard.reference == pytest.approx(model.history.params["initial_loss"])
+    model.history.params.clear()
+    guard.on_train_begin({})
+    guard.on_epoch_end(0, {"loss": 7.0})
+    assert guard.reference == 7.0

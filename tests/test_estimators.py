@@ -220,3 +220,63 @@ def test_early_stopping_without_a_usable_validation_split_names_validation_fract
     with pytest.raises(ValueError, match=r"validation_fraction=.*early_stopping") as error:
         model.fit(X, y)
     assert "test_size" not in str(error.value)
+
+
+# --- the executor (issue 12 item 6): a parameter, "auto" by default, same results ----------
+def _executor_cases():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:200]
+    y = y[:200]
+    frame, exposure, counts, _ = policies(300)
+    Xp = design().fit_transform(frame)
+    weight = np.random.default_rng(1).uniform(0.5, 2.0, 300)
+    iris_X, iris_y = load_iris(return_X_y=True)
+    return {
+        "mlp regressor, early stopping": (
+            dict(hidden_layer_sizes=(8,), activation="tanh", batch_size=16, epochs=12,
+                 early_stopping=True, patience=3), GDRegressor, X, X[:, 0] - X[:, 1], {}),
+        "poisson glm, exposure and weights, full batch": (
+            dict(loss="poisson", optimizer="sgd", learning_rate=0.5, batch_size="full",
+                 epochs=30), GDRegressor, Xp, counts,
+            {"exposure": exposure, "sample_weight": weight}),
+        "logistic, momentum, stochastic": (
+            dict(optimizer="momentum", learning_rate=0.01, batch_size=1, epochs=3),
+            GDClassifier, X, y, {}),
+        "multinomial mlp, adam": (
+            dict(hidden_layer_sizes=(6,), activation="tanh", learning_rate=0.02, batch_size=10,
+                 epochs=10),
+            GDClassifier, iris_X, iris_y, {}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_executor_cases()))
+def test_estimators_agree_between_executors(case):
+    params, estimator, X, y, fit_args = _executor_cases()[case]
+    fitted = {executor: estimator(random_state=0, executor=executor, **params).fit(X, y,
+                                                                                  **fit_args)
+              for executor in ("numpy", "compiled")}
+    reference, compiled = fitted["numpy"], fitted["compiled"]
+    assert compiled.history_.params["executor"] == "compiled"
+    assert reference.history_.params["executor"] == "numpy"
+    scale = np.abs(reference.model_.theta).max()
+    np.testing.assert_allclose(compiled.model_.theta, reference.model_.theta, rtol=1e-12,
+                               atol=1e-12 * scale)
+    np.testing.assert_allclose(compiled.loss_curve_, reference.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(compiled.validation_loss_curve_,
+                               reference.validation_loss_curve_, rtol=1e-12)
+    assert compiled.n_iter_ == reference.n_iter_
+    for a, b in zip(reference.model_.optimizer_state, compiled.model_.optimizer_state,
+                    strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * (np.max(np.abs(a)) + 1e-300))
+    predict = "predict_proba" if estimator is GDClassifier else "predict"
+    np.testing.assert_allclose(getattr(compiled, predict)(X), getattr(reference, predict)(X),
+                               rtol=1e-12)
+
+
+def test_the_executor_is_a_parameter_auto_by_default():
+    assert GDRegressor().get_params()["executor"] == "auto"
+    assert GDClassifier().get_params()["executor"] == "auto"
+    model = GDRegressor(epochs=2, **FULL).fit([[0.0], [1.0], [2.0]], [1.0, 2.0, 3.0])
+    assert model.history_.params["executor_reason"].startswith("auto")
+    with pytest.raises(gd.UserError, match="executor"):
+        GDClassifier(executor="gpu").fit([[0.0], [1.0]], [0, 1])

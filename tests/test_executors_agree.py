@@ -5,6 +5,9 @@ Same data, same seed: θ, the optimizer state and the whole history agree to 1e-
 loss (fused and generic paths), optimizer and schedule, with sample weights and exposure.
 """
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -328,10 +331,10 @@ def test_the_pool_is_made_once_and_sized_by_the_usable_cpus(monkeypatch):
 
 
 def test_auto_runs_a_small_fit_at_once_when_the_kernels_would_compile(monkeypatch):
-    from gdlab.kernels import choice
+    from gdlab.kernels import cache, choice
 
     monkeypatch.setattr(choice, "_in_process", lambda kernel: False)
-    monkeypatch.setattr(choice, "cached", lambda kernel: False)
+    monkeypatch.setattr(cache, "cached", lambda kernel: False)
     X, y = _data(1000, 3, 1, "binary", np.random.default_rng(0))
     model = _build(None, "sigmoid", 1, "binary_crossentropy", gd.SGD(0.1))
     history = model.fit(X, y, batch_size=32, epochs=5, verbose=0)
@@ -357,11 +360,23 @@ def test_the_cost_model_compiles_big_jobs_only():
 
 
 def test_the_cache_check_finds_what_numba_wrote(monkeypatch, tmp_path):
-    from gdlab.kernels import choice
+    from gdlab.kernels import cache
 
     X, y = _data(40, 3, 1, "real", np.random.default_rng(0))
     model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
     model.fit(X, y, batch_size=1, epochs=1, verbose=0, executor="compiled")
-    assert choice.cached("run_epoch_glm")  # the index numba wrote, found without numba
-    monkeypatch.setattr(choice, "_cache_dir", lambda: tmp_path)
-    assert not choice.cached("run_epoch_glm")
+    assert cache.cached("run_epoch_glm")  # the index numba wrote, found without numba
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    assert not cache.cached("run_epoch_glm")
+
+
+def test_a_read_only_install_without_home_caches_in_the_temp_folder(monkeypatch):
+    import numba
+
+    from gdlab.kernels import cache
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    assert cache.fallback_dir() is None  # here: the source folder is writable
+    monkeypatch.setattr(cache, "_writable", lambda folder: False)
+    folder = cache.fallback_dir()
+    assert folder is not None and folder.parent == Path(tempfile.gettempdir())

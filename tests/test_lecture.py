@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gdlab import cli
+from gdlab._checks import UserError
 from gdlab.show import lecture
 
 
@@ -85,7 +86,7 @@ def test_render_one_example(name):
 
 
 def test_unknown_example_lists_the_names():
-    with pytest.raises(ValueError, match="sigmoid, softmax, sgd, batch-gd"):
+    with pytest.raises(UserError, match="sigmoid, softmax, sgd, batch-gd"):
         lecture.render("adam")
 
 

@@ -1,5 +1,6 @@
 """Each figure draws the data it was given: line data checked against the run, not pixels."""
 
+import io
 import math
 import re
 import subprocess
@@ -403,3 +404,122 @@ def test_the_gallery_page_shows_the_generated_pictures():
     for name in shown:
         picture = Image.open(root / "docs" / name)
         assert picture.width >= 500 and (root / "docs" / name).stat().st_size < 150_000
+
+
+# ---------------------------------------------------------------- pictures that teach
+
+
+def _drawn(figure):
+    """Draw the figure (as savefig does) and return its renderer."""
+    figure.savefig(io.BytesIO(), format="png")
+    return figure._get_renderer()
+
+
+def _overlaps(one, other):
+    return (one.x0 < other.x1 and other.x0 < one.x1) and (one.y0 < other.y1 and other.y0 < one.y1)
+
+
+def _figures_with_legends(linear_data, logistic_run, three_traces):
+    X, y = linear_data
+    model, traces = three_traces
+    logistic_model, X2, y2, history = logistic_run
+    return {
+        "history": plots.plot_history(history),
+        "gradients": plots.plot_gradients(history),
+        "learning rates": plots.plot_learning_rates(_linear_model(), X, y, [0.001, 0.3, 50.0],
+                                                    epochs=8, batch_size=6),
+        "loss surface": plots.plot_loss_surface(model, X, y, traces, ["a", "b", "c"],
+                                                resolution=9),
+        "decision boundary": plots.plot_decision_boundary(logistic_model, X2, y2,
+                                                          resolution=20),
+        "activations": plots.plot_activation(["sigmoid", "relu", "softmax", "tanh"]),
+    }
+
+
+def test_legends_sit_beside_the_pictures_never_on_them(linear_data, logistic_run,
+                                                       three_traces):
+    for name, figure in _figures_with_legends(linear_data, logistic_run, three_traces).items():
+        renderer = _drawn(figure)
+        legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
+        assert legends, name
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, name  # not cut off
+            assert figure.bbox.y0 <= box.y0 and box.y1 <= figure.bbox.y1, name
+            for ax in figure.axes:  # no data area, axis label or tick label under it
+                covered = [ax.get_window_extent(renderer), ax.xaxis.label.get_window_extent(
+                    renderer), *(t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                                 if t.get_text())]
+                assert not any(_overlaps(box, other) for other in covered), name
+
+
+def test_the_view_widens_to_a_minimum_on_its_edge_and_holds_every_mark(linear_data):
+    X, y = linear_data
+    model = _linear_model(learning_rate=0.1)  # θ₀ = (-1, 2); the optimum (3.0, 0.97) is out
+    trace = model.fit(X, y, batch_size="full", epochs=5, verbose=0, executor="numpy",
+                      trace=True).trace  # of the first view, w in [-1.5, 0.75]
+    (w, b), *_ = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(len(X))]), y, rcond=None)
+    ax = plots.plot_loss_surface(model, X, y, [trace], ["batch"], resolution=31).axes[0]
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+    lowest = _line(ax, "lowest loss in view")  # not "on its edge": the view grew to it
+    step_w, step_b = (right - left) / 30, (top - bottom) / 30
+    assert abs(lowest.get_xdata()[0] - w) <= step_w and abs(lowest.get_ydata()[0] - b) <= step_b
+    for line in ax.get_lines():  # every path point and marker is inside the view
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        assert ((left < xs) & (xs < right) & (bottom < ys) & (ys < top)).all(), line.get_label()
+    slow = _linear_model(learning_rate=0.001)  # a path too short for the view to reach it
+    slow_trace = slow.fit(X, y, batch_size="full", epochs=2, verbose=0, executor="numpy",
+                          trace=True).trace
+    figure = plots.plot_loss_surface(slow, X, y, [slow_trace], ["batch"], resolution=9)
+    edge_ax, renderer = figure.axes[0], _drawn(figure)
+    assert "lowest loss in view" not in [line.get_label() for line in edge_ax.get_lines()]
+    (note,) = [t for t in edge_ax.texts if t.get_text() == "lower loss beyond"]
+    box, frame = note.get_window_extent(renderer), edge_ax.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 <= frame.y1
+    far = plots.plot_loss_surface(model, X, y, [trace], ["batch"], resolution=9,
+                                  optimum=(w, b)).axes[0]
+    marked = _line(far, "optimum")
+    assert (marked.get_xdata()[0], marked.get_ydata()[0]) == (w, b)
+    with pytest.raises(ValueError, match="optimum must be"):
+        plots.plot_loss_surface(model, X, y, [trace], optimum=(1.0,))
+
+
+def test_contour_lines_carry_their_loss(linear_data, three_traces):
+    X, y = linear_data
+    model, traces = three_traces
+    ax = plots.plot_loss_surface(model, X, y, traces[:1], ["batch"], resolution=15).axes[0]
+    lines = ax.collections[1]  # the contour lines, drawn over the filled contours
+    labels = [t.get_text() for t in ax.texts]
+    assert len(labels) >= 3
+    assert set(labels) <= {f"{level:.3g}" for level in lines.levels}
+
+
+def test_every_path_keeps_its_own_style_and_the_shorter_ones_lie_on_top(linear_data,
+                                                                        three_traces):
+    X, y = linear_data
+    model, traces = three_traces
+    labels = ["batch", "stochastic", "mini-batch"]
+    ax = plots.plot_loss_surface(model, X, y, traces, labels, resolution=9).axes[0]
+    paths = [_line(ax, f"{label} ({len(trace)} steps)")
+             for label, trace in zip(labels, traces, strict=True)]
+    assert len({(p.get_linestyle(), p.get_marker()) for p in paths}) == 3
+    by_length = sorted(paths, key=lambda p: len(p.get_xdata()))
+    assert [p.get_zorder() for p in by_length] == sorted((p.get_zorder() for p in paths),
+                                                         reverse=True)
+
+
+def test_a_late_divergence_note_stays_inside_the_axes():
+    histories = {0.1: _history([1.0, 0.5, 0.3, 0.2, 0.1, 0.05], steps=1),
+                 3.0: _history([2.0, 3.0, 4.0, 5.0, 6.0], steps=1,
+                               diverged={"epoch": 5, "step": 5})}
+    table = pd.DataFrame({"learning_rate": [0.1, 3.0], "initial_loss": [1.5, 1.5],
+                          "final_loss": [0.05, math.inf], "diverged": [False, True],
+                          "diverged_epoch": [None, 5], "diverged_step": [None, 5],
+                          "verdict": ["good", "too large"]})
+    figure = plots.plot_sweep(SweepResult(table=table, histories=histories))
+    ax = figure.axes[0]
+    renderer = _drawn(figure)
+    frame = ax.get_window_extent(renderer)
+    (note,) = ax.texts
+    box = note.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 <= frame.y1

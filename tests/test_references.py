@@ -12,10 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn import linear_model as sklearn_linear  # a dependency of gdlab: never skipped
 
 import gdlab as gd
-
-sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
 N, P = 300, 3
 TOLERANCE = 1e-4

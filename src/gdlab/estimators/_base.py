@@ -65,6 +65,7 @@ _CONSTRAINTS = {
     "patience": lambda v: check_positive_int("patience", v, hint="e.g. 10 epochs."),
     "verbose": lambda v: v if isinstance(v, numbers.Integral) and v >= 0
     else _not_bool("verbose", v),
+    "executor": lambda v: check_choice("executor", v, ["auto", "numpy", "compiled"]),
 }
 
 
@@ -118,7 +119,7 @@ class GDEstimator(BaseEstimator):
         history = self.model_.fit(X, Y, batch_size=self.batch_size, epochs=epochs, seed=seed,
                                   validation_data=validation, sample_weight=w, exposure=e,
                                   callbacks=callbacks, verbose=int(self.verbose),
-                                  executor="numpy")
+                                  executor=self.executor)
         self.history_ = history
         self.loss_curve_ = [*self.loss_curve_, *history.history.get("loss", [])]
         self.validation_loss_curve_ = [*self.validation_loss_curve_,

@@ -28,7 +28,7 @@ class GDClassifier(ClassifierMixin, GDEstimator):
     loss : {"crossentropy"}, default "crossentropy"
         The only loss; binary or multinomial is chosen from the labels.
     hidden_layer_sizes, activation, optimizer, learning_rate, batch_size, epochs,
-    early_stopping, validation_fraction, patience, random_state, verbose
+    early_stopping, validation_fraction, patience, random_state, verbose, executor
         As in :class:`GDRegressor` (the validation split is stratified).
 
     Attributes
@@ -53,7 +53,7 @@ class GDClassifier(ClassifierMixin, GDEstimator):
     def __init__(self, hidden_layer_sizes=(), activation="relu", loss="crossentropy",
                  optimizer="adam", learning_rate=0.01, batch_size=32, epochs=100,
                  early_stopping=False, validation_fraction=0.1, patience=10,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, executor="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
@@ -66,6 +66,7 @@ class GDClassifier(ClassifierMixin, GDEstimator):
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.executor = executor
 
     # --- the estimator-specific pieces ---------------------------------------------------
     def _loss(self) -> losses_module.Loss:

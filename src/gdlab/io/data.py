@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import UserError, UserTypeError
 from gdlab._typing import FloatArray
 
 __all__ = ["check_exposure", "check_sample_weight", "check_X", "check_y"]
@@ -25,11 +26,11 @@ def _is_numeric_dtype(dtype: Any) -> bool:
 
 def _to_float(value: Any, name: str) -> FloatArray:
     if value is None:
-        raise TypeError(f"{name} is None; pass an array of numbers.")
+        raise UserTypeError(f"{name} is None; pass an array of numbers.")
     if hasattr(value, "dtypes") and hasattr(value, "select_dtypes"):  # a DataFrame
         text = [c for c, t in value.dtypes.items() if not _is_numeric_dtype(t)]
         if text:
-            raise TypeError(
+            raise UserTypeError(
                 f"{name} has non-numeric columns {text[:5]}; encode them as numbers first "
                 "(e.g. one-hot with pandas.get_dummies or gdlab fit's preprocessing)."
             )
@@ -37,15 +38,15 @@ def _to_float(value: Any, name: str) -> FloatArray:
     try:
         array = np.asarray(value)
     except Exception as error:  # ragged lists and the like
-        raise TypeError(f"{name} could not be read as an array of numbers: {error}") from None
+        raise UserTypeError(f"{name} could not be read as an array of numbers: {error}") from None
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
                                      or array.dtype == bool):
-        raise TypeError(
+        raise UserTypeError(
             f"{name} must hold numbers; got dtype {array.dtype}. Convert text columns to "
             "numbers (e.g. one-hot encode categories) first."
         )
     if np.iscomplexobj(array):
-        raise TypeError(f"{name} must hold real numbers; got complex values.")
+        raise UserTypeError(f"{name} must hold real numbers; got complex values.")
     return np.asarray(array, dtype=float)
 
 
@@ -54,7 +55,7 @@ def _check_finite(array: FloatArray, name: str) -> None:
         bad = ~np.isfinite(array)
         rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)
         kind = "NaN" if np.isnan(array).any() else "inf"
-        raise ValueError(
+        raise UserError(
             f"{name} contains {int(bad.sum())} {kind} value(s) (rows {rows[:5].tolist()}"
             f"{' …' if rows.size > 5 else ''}). Drop or impute missing values before fitting."
         )
@@ -72,16 +73,16 @@ def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> FloatA
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
-        raise ValueError(
+        raise UserError(
             f"{name} must be 2-D (rows × features); got an array of shape {array.shape}. "
             "Reshape it to (n, p)."
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one row and "
+        raise UserError(f"{name} is empty (shape {array.shape}); pass at least one row and "
                          "one feature.")
     _check_finite(array, name)
     if n_features is not None and array.shape[1] != n_features:
-        raise ValueError(
+        raise UserError(
             f"{name} has {array.shape[1]} feature(s) but the model expects {n_features}. "
             "Pass the same columns as at fit time."
         )
@@ -92,10 +93,10 @@ def check_y(y: Any, n: int, *, name: str = "y") -> FloatArray:
     """Return y as a float array with n rows (shape (n,) or (n, k))."""
     array = _to_float(y, name)
     if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D (one target per row) or 2-D (n, k); got "
+        raise UserError(f"{name} must be 1-D (one target per row) or 2-D (n, k); got "
                          f"shape {array.shape}. Reshape it, e.g. y.reshape(len(y), -1).")
     if array.shape[0] != n:
-        raise ValueError(
+        raise UserError(
             f"X has {n} rows but {name} has {array.shape[0]}: they must describe the same "
             "observations, row by row."
         )
@@ -109,13 +110,13 @@ def check_sample_weight(sample_weight: Any, n: int) -> FloatArray | None:
         return None
     w = _to_float(sample_weight, "sample_weight").ravel()
     if w.shape[0] != n:
-        raise ValueError(
+        raise UserError(
             f"sample_weight has {w.shape[0]} values but X has {n} rows; give one weight per "
             "row."
         )
     _check_finite(w, "sample_weight")
     if (w < 0).any() or w.sum() <= 0:
-        raise ValueError(
+        raise UserError(
             "sample_weight must be >= 0 with a positive sum; got "
             f"{int((w < 0).sum())} negative weight(s) (e.g. {float(w.min())!r}), sum "
             f"{float(w.sum())!r}. Use weights such as exposures or 1 for every row."
@@ -128,19 +129,19 @@ def check_exposure(exposure: Any, n: int, *, loss_name: str, accepts: bool) -> F
     if exposure is None:
         return None
     if not accepts:
-        raise ValueError(
+        raise UserError(
             f"exposure is for rate models (mse, poisson, gamma, tweedie), not "
             f"loss={loss_name!r}. Drop exposure=, or compile with loss='poisson'."
         )
     e = _to_float(exposure, "exposure").ravel()
     if e.shape[0] != n:
-        raise ValueError(
+        raise UserError(
             f"exposure has {e.shape[0]} values but X has {n} rows; give one exposure per row."
         )
     _check_finite(e, "exposure")
     if (e <= 0).any():
         rows = np.flatnonzero(e <= 0)
-        raise ValueError(
+        raise UserError(
             f"exposure must be > 0; {rows.size} row(s) are not (rows {rows[:5].tolist()}, "
             f"e.g. {float(e[rows[0]])!r}). Drop rows with zero exposure before fitting."
         )

@@ -14,8 +14,8 @@ The archive is written to a temporary file in the target folder and renamed over
 target (``os.replace``) only once complete, so an interrupted save never leaves a broken
 model in place of a good one. This module knows configurations and arrays only; the model
 is built from them by :mod:`gdlab.train.saving`. Reading checks everything and raises
-:class:`ModelFileError` (a ``ValueError``) naming the problem: not a gdlab file,
-truncated or corrupted, written by a newer gdlab.
+:class:`ModelFileError` (a ``UserError``, so a ``ValueError``) naming the problem: not a
+gdlab file, truncated or corrupted, written by a newer gdlab.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import UserError
 from gdlab.io.files import create_file_beside, sync_folder
 from gdlab.optim.optimizers import AdamState, MomentumState, RMSpropState
 
@@ -54,7 +55,7 @@ MODEL_FILENAME = "model.npz"  #: the model's file name inside a run folder
 STATE_TYPES = {state.__name__: state for state in (MomentumState, AdamState, RMSpropState)}
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError):
     """A model file that cannot be loaded (missing, not gdlab, corrupted, too new)."""
 
 
@@ -228,7 +229,7 @@ def _optimizer_state(layout: dict[str, Any] | None, arrays: dict[str, np.ndarray
         return None
     state_type = STATE_TYPES.get(layout.get("type"))
     if state_type is None:
-        raise ValueError(f"unknown optimizer state type {layout.get('type')!r}")
+        raise UserError(f"unknown optimizer state type {layout.get('type')!r}")
     values = {name: arrays[f"opt_state.{name}"] if kind == "array" else kind
               for name, kind in layout["fields"].items()}
     return state_type(**values)

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gdlab._checks import UserError
+
 __all__ = [
     "MODEL_KINDS",
     "Preprocessor",
@@ -40,33 +42,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
     Raises
     ------
-    ValueError
+    UserError
         If the file is missing, unreadable, empty or of an unknown format.
     """
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"Data file {path} does not exist; check the path.")
+        raise UserError(f"Data file {path} does not exist; check the path.")
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a CSV or Parquet file.")
+        raise UserError(f"{path} is a folder; give a CSV or Parquet file.")
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         reader = pd.read_parquet
     elif name.endswith((".csv", ".csv.gz", ".txt", ".txt.gz", ".csv.bz2", ".csv.zip")):
         reader = pd.read_csv
     else:
-        raise ValueError(
+        raise UserError(
             f"Unknown data format of {path.name}: use a CSV (.csv, .csv.gz) or Parquet "
             "(.parquet) file."
         )
     try:
         frame = reader(path)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"Data file {path} is empty.") from None
+        raise UserError(f"Data file {path} is empty.") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, ValueError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"Could not read {path}: {reason}.") from None
+        raise UserError(f"Could not read {path}: {reason}.") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"Data file {path} has no rows; it needs a header and data rows.")
+        raise UserError(f"Data file {path} has no rows; it needs a header and data rows.")
     return frame
 
 
@@ -75,7 +77,7 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, role: str) -> No
     absent = [c for c in columns if c not in frame.columns]
     if absent:
         available = ", ".join(map(str, list(frame.columns)[:20]))
-        raise ValueError(
+        raise UserError(
             f"{role} column(s) {absent} not in the data; available columns: {available}"
             f"{' …' if frame.shape[1] > 20 else ''}."
         )
@@ -91,19 +93,19 @@ def check_missing(frame: pd.DataFrame, columns: list[str], *,
     counts = frame[columns].isna().sum()
     empty = [c for c in columns if counts[c] == len(frame)]
     if empty:
-        raise ValueError(f"Column(s) {empty} are entirely missing; drop them from --features.")
+        raise UserError(f"Column(s) {empty} are entirely missing; drop them from --features.")
     missing = {c: int(n) for c, n in counts.items() if n > 0}
     if not missing:
         return frame, 0
     if not drop_missing:
         listed = ", ".join(f"{c} ({n} rows)" for c, n in missing.items())
-        raise ValueError(
+        raise UserError(
             f"Missing values in {listed}; drop those rows with --drop-missing, or impute "
             "them before fitting."
         )
     kept = frame.dropna(subset=list(missing))
     if kept.empty:
-        raise ValueError("Every row has a missing value; nothing is left with --drop-missing.")
+        raise UserError("Every row has a missing value; nothing is left with --drop-missing.")
     return kept, len(frame) - len(kept)
 
 
@@ -131,27 +133,27 @@ def encode_target(series: pd.Series, kind: str,
     if not _is_numeric(series):
         text = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
         example = text.iloc[0] if len(text) else series.iloc[0]
-        raise ValueError(
+        raise UserError(
             f"Target column {name!r} holds text (e.g. {example!r}); a {kind} model needs "
             "numbers. Pick a numeric target, or use --model logistic/softmax for classes."
         )
     y = series.to_numpy(dtype=float)
     if not np.isfinite(y).all():
-        raise ValueError(f"Target column {name!r} has non-finite values (inf).")
+        raise UserError(f"Target column {name!r} has non-finite values (inf).")
     low = {"poisson": (0.0, "counts must be >= 0"), "tweedie": (0.0, "values must be >= 0")}
     if kind in low and (y < 0).any():
         bad = int((y < 0).sum())
-        raise ValueError(
+        raise UserError(
             f"Target column {name!r} has {bad} negative value(s) (e.g. {y[y < 0][0]:g}); "
             f"for a {kind} model {low[kind][1]}."
         )
     if kind == "gamma" and (y <= 0).any():
-        raise ValueError(
+        raise UserError(
             f"Target column {name!r} has {int((y <= 0).sum())} value(s) <= 0; a gamma model "
             "needs amounts > 0 (drop zero claims, or use --model tweedie)."
         )
     if np.ptp(y) == 0:
-        raise ValueError(f"Target column {name!r} is constant ({y[0]:g}); nothing to learn.")
+        raise UserError(f"Target column {name!r} is constant ({y[0]:g}); nothing to learn.")
     return y, None
 
 
@@ -162,17 +164,17 @@ def _encode_classes(series: pd.Series, kind: str,
     if classes is None:
         classes = sorted(pd.unique(values).tolist(), key=lambda v: (str(type(v)), v))
         if len(classes) < 2:
-            raise ValueError(f"Target column {name!r} has a single class {classes}; "
+            raise UserError(f"Target column {name!r} has a single class {classes}; "
                              "nothing to learn.")
         if kind == "logistic" and len(classes) > 2:
-            raise ValueError(
+            raise UserError(
                 f"Target column {name!r} has {len(classes)} classes ({classes[:6]}); "
                 "logistic regression needs exactly 2. Use --model softmax."
             )
     index = {value: i for i, value in enumerate(classes)}
     unseen = sorted({str(v) for v in values if v not in index})
     if unseen:
-        raise ValueError(f"Target column {name!r} has classes not seen in training: "
+        raise UserError(f"Target column {name!r} has classes not seen in training: "
                          f"{unseen[:5]}; the model knows {classes}.")
     return np.array([index[v] for v in values], dtype=float), [_plain(c) for c in classes]
 
@@ -186,11 +188,11 @@ def check_exposure_column(series: pd.Series) -> np.ndarray:
     """Return the exposure as floats; refuse text or values <= 0, naming the count."""
     name = series.name
     if not _is_numeric(series):
-        raise ValueError(f"Exposure column {name!r} holds text; it must hold positive numbers.")
+        raise UserError(f"Exposure column {name!r} holds text; it must hold positive numbers.")
     e = series.to_numpy(dtype=float)
     bad = ~(e > 0) | ~np.isfinite(e)
     if bad.any():
-        raise ValueError(
+        raise UserError(
             f"Exposure column {name!r} has {int(bad.sum())} value(s) that are not > 0 "
             f"(e.g. {e[bad][0]:g}); exposure must be positive. Drop those rows first."
         )
@@ -204,7 +206,7 @@ MAX_LEVELS = 1000  #: more text levels than this, and than half the rows: an ide
 def _check_levels(name: str, levels: list[str], rows: int) -> None:
     """Refuse a text column whose levels look like an identifier or numbers as text."""
     if len(levels) > MAX_LEVELS and len(levels) > rows // 2:
-        raise ValueError(
+        raise UserError(
             f"Column {name!r} holds text with {len(levels)} different values in {rows} rows "
             f"(e.g. {levels[:3]}): an identifier, or numbers stored as text? Drop it from "
             "--features, or fix its values."
@@ -243,18 +245,18 @@ class Preprocessor:
         """
         stray = [name for name in categorical if name not in features]
         if stray:
-            raise ValueError(f"--categorical names {stray}, which are not among the features "
+            raise UserError(f"--categorical names {stray}, which are not among the features "
                              f"{features[:10]}; list feature columns only.")
         if not features:
-            raise ValueError("No feature columns: give at least one with --features.")
+            raise UserError("No feature columns: give at least one with --features.")
         require_columns(frame, features, role="Feature")
         columns = []
         for name in features:
             series = frame[name]
             if series.isna().all():
-                raise ValueError(f"Column {name!r} is entirely missing; drop it from --features.")
+                raise UserError(f"Column {name!r} is entirely missing; drop it from --features.")
             if series.nunique(dropna=True) < 2:
-                raise ValueError(
+                raise UserError(
                     f"Column {name!r} is constant ({series.dropna().iloc[0]!r}); it carries "
                     "no information. Drop it from --features."
                 )
@@ -290,7 +292,7 @@ class Preprocessor:
         missing = {c: int(n) for c, n in frame[self.features].isna().sum().items() if n > 0}
         if missing:
             listed = ", ".join(f"{c} ({n} rows)" for c, n in missing.items())
-            raise ValueError(f"Missing values in {listed}; drop or impute those rows first.")
+            raise UserError(f"Missing values in {listed}; drop or impute those rows first.")
         blocks = [self._encode(column, frame[column["name"]]) for column in self.columns]
         return np.column_stack(blocks).astype(float, copy=False)
 
@@ -299,7 +301,7 @@ class Preprocessor:
         name = column["name"]
         if column["kind"] == "numeric":
             if not _is_numeric(series):
-                raise ValueError(f"Column {name!r} was numeric in training but holds text here "
+                raise UserError(f"Column {name!r} was numeric in training but holds text here "
                                  f"(e.g. {series.iloc[0]!r}).")
             return (series.to_numpy(dtype=float) - column["mean"]) / column["std"]
         text = series.astype(str)
@@ -307,7 +309,7 @@ class Preprocessor:
         codes = pd.Index(levels).get_indexer(text)
         if (codes < 0).any():
             unseen = sorted(text[codes < 0].unique().tolist())
-            raise ValueError(
+            raise UserError(
                 f"Column {name!r} has categories not seen in training: {unseen[:5]} "
                 f"({int((codes < 0).sum())} rows); the model knows {levels[:10]}"
                 f"{' …' if len(levels) > 10 else ''}."

@@ -13,7 +13,7 @@ and :math:`L` layers:
 :math:`T_\text{start}` is the import of numba (if this process has not imported it
 yet) plus, for the compiled entry point the fit needs (:func:`entry_point`): nothing if it
 is compiled in this process, :data:`LOAD` seconds if numba's on-disk cache holds it
-(:func:`cached`), else its compile time (:data:`COMPILE`). The constants are CPU
+(:func:`gdlab.kernels.cache.cached`), else its compile time (:data:`COMPILE`). The constants are CPU
 seconds measured on a 2-core x86-64 machine; only their ratios matter. So a small fit
 runs at once on the reference executor (a few milliseconds of work never pays for a
 compile, nor for loading numba), a large one compiles, and once the kernels are
@@ -32,20 +32,14 @@ True
 
 from __future__ import annotations
 
-import ast
-import importlib.metadata
-import os
-import pickle
 import sys
-from hashlib import sha1
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from gdlab.kernels import codes
+from gdlab.kernels import cache, codes
 
-__all__ = ["COMPILE", "LOAD", "Cost", "cached", "choose", "entry_point", "estimate", "is_glm",
+__all__ = ["COMPILE", "LOAD", "Cost", "choose", "entry_point", "estimate", "is_glm",
            "unsupported"]
 
 #: reference executor: seconds per step (s₀ + s₁ per layer), per row × parameter (c)
@@ -59,7 +53,6 @@ COMPILE = {"run_epoch_glm": 9.0, "run_epoch_rows": 9.0, "run_epoch_blocks": 10.0
            "glm_block_gradients": 2.5, "block_gradients": 2.5}
 #: the batch sizes of the paths (as gdlab.kernels.blocks.BLOCK_MIN, epoch.BLOCK_ROWS)
 _BLOCK_MIN, _BLOCK_ROWS = 16, 2048
-_KERNEL_DIR = Path(__file__).parent
 
 
 class Cost(NamedTuple):
@@ -131,59 +124,6 @@ def _in_process(kernel: str) -> bool:
     return module is not None and bool(getattr(module, kernel).signatures)
 
 
-def _cache_dir() -> Path:
-    """The folder numba caches gdlab/kernels in: its first locator that applies.
-
-    ``NUMBA_CACHE_DIR``; else ``__pycache__`` beside the source if writable; else the
-    user's cache folder (numba's own fallback for a read-only site-packages).
-    """
-    source_dir = os.path.dirname(os.path.abspath(__file__))  # as numba's locators
-    subpath = f"{os.path.basename(source_dir)}_{sha1(source_dir.encode()).hexdigest()}"
-    numba = sys.modules.get("numba")
-    user_dir = numba.config.CACHE_DIR if numba else os.environ.get("NUMBA_CACHE_DIR")
-    if user_dir:
-        return Path(user_dir) / subpath
-    in_tree = Path(source_dir) / "__pycache__"
-    if os.access(in_tree if in_tree.exists() else source_dir, os.W_OK):
-        return in_tree
-    if sys.platform == "darwin":
-        user = Path.home() / "Library" / "Caches" / "numba"
-    elif sys.platform == "win32":
-        user = Path(os.environ.get("LOCALAPPDATA", Path.home())) / "numba" / "Cache"
-    else:
-        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
-    return user / subpath
-
-
-def _first_line(kernel: str) -> int:
-    """The line numba names the cache file of the entry point by (its first decorator)."""
-    tree = ast.parse((_KERNEL_DIR / "epoch.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == kernel:
-            return min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    raise LookupError(f"gdlab.kernels.epoch has no function {kernel!r}")
-
-
-def cached(kernel: str) -> bool:
-    """Whether numba's disk cache holds the entry point (an index file newer than the
-    source, written by this numba version), looked for without importing numba."""
-    source = _KERNEL_DIR / "epoch.py"
-    name = (f"epoch.{kernel}-{_first_line(kernel)}.py{sys.version_info[0]}"
-            f"{sys.version_info[1]}{getattr(sys, 'abiflags', '')}.nbi")
-    try:
-        version = importlib.metadata.version("numba")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    index = _cache_dir() / name
-    try:
-        if index.stat().st_mtime < source.stat().st_mtime:
-            return False
-        with index.open("rb") as file:
-            return bool(pickle.load(file) == version)  # the index starts with the version
-    except (OSError, pickle.UnpicklingError, EOFError):
-        return False
-
-
 def _start(batch_size: int, glm: bool) -> tuple[float, str]:
     """T_start in seconds, and what it is made of."""
     kernels = [entry_point(batch_size, glm)]
@@ -192,7 +132,7 @@ def _start(batch_size: int, glm: bool) -> tuple[float, str]:
     for kernel in kernels:
         if _in_process(kernel):
             states.append(f"{kernel} compiled in this process")
-        elif cached(kernel):
+        elif cache.cached(kernel):
             seconds += LOAD
             states.append(f"{kernel} in numba's cache")
         else:

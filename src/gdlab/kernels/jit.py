@@ -7,13 +7,22 @@ call tree costs again all the code below it. Thin wrappers and small leaves are 
 numba's IR level they are typed at every call site: slower still). Only the functions
 called per row are forced inline by LLVM (:data:`NO_NRT`): it costs little compile time
 there and the row path (batch size 1) needs it.
+
+Importing this module gives numba a cache folder when it would find none
+(:func:`gdlab.kernels.cache.fallback_dir`).
 """
 
 from __future__ import annotations
 
+import numba
 from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
+
+from gdlab.kernels.cache import fallback_dir
+
+if (_FALLBACK := fallback_dir()) is not None:  # before any cached function is defined
+    numba.config.CACHE_DIR = str(_FALLBACK)
 
 __all__ = ["AHEAD", "HELPER", "LEAF", "NO_NRT", "PER_BLOCK", "PER_STEP", "prefetch_row"]
 

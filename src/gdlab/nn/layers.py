@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gdlab._checks import check_choice, check_positive_int
+from gdlab._checks import UserError, UserTypeError, check_choice, check_positive_int
 from gdlab._typing import FloatArray
 from gdlab.nn import activations
 
@@ -106,7 +106,7 @@ class Dense:
                                         hint="A Dense layer needs at least one neuron.")
         self.activation = activations.get(activation)
         if not isinstance(use_bias, bool):
-            raise TypeError(f"use_bias must be True or False; got use_bias={use_bias!r}.")
+            raise UserTypeError(f"use_bias must be True or False; got use_bias={use_bias!r}.")
         self.use_bias = use_bias
         self.kernel_initializer = check_choice("kernel_initializer", kernel_initializer,
                                                INITIALIZERS)
@@ -126,7 +126,7 @@ class Dense:
     def n_params(self) -> int:
         """Number of parameters: inputs × units weights, plus units biases if used."""
         if self.input_dim is None:
-            raise ValueError("The layer is not built yet: call build(input_dim) first.")
+            raise UserError("The layer is not built yet: call build(input_dim) first.")
         return self.input_dim * self.units + (self.units if self.use_bias else 0)
 
     def bind(self, theta_slice: FloatArray) -> None:

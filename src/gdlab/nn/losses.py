@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.special import xlogy
 
-from gdlab._checks import check_choice
+from gdlab._checks import UserError, UserTypeError, check_choice
 from gdlab._typing import FloatArray
 from gdlab.nn import targets
 from gdlab.nn.activations import sigmoid
@@ -350,11 +350,12 @@ class Tweedie(_LogLinkLoss):
     name = "tweedie"
 
     def __init__(self, power: float = 1.5):
-        if isinstance(power, bool) or not isinstance(power, numbers.Real) or not 1 < power < 2:
-            raise ValueError(
-                f"power must be in (1, 2) for the Tweedie deviance; got power={power!r}. "
-                "Use loss='poisson' for p = 1 and loss='gamma' for p = 2."
-            )
+        message = (f"power must be in (1, 2) for the Tweedie deviance; got power={power!r}. "
+                   "Use loss='poisson' for p = 1 and loss='gamma' for p = 2.")
+        if isinstance(power, bool) or not isinstance(power, numbers.Real):
+            raise UserTypeError(message)
+        if not 1 < power < 2:
+            raise UserError(message)
         self.power = float(power)
 
     def _deviance(self, y, mu, log_mu):
@@ -403,7 +404,7 @@ def get(loss: str | Loss, **kwargs: Any) -> Loss:
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss in _NOT_A_LOSS:
-        raise ValueError(f"loss={loss!r} cannot be trained: {_NOT_A_LOSS[loss]}")
+        raise UserError(f"loss={loss!r} cannot be trained: {_NOT_A_LOSS[loss]}")
     name = _ALIASES.get(loss, loss) if isinstance(loss, str) else loss
     check_choice("loss", name, _REGISTRY)
     return _REGISTRY[name](**kwargs)

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gdlab._checks import UserError, UserTypeError
 from gdlab._typing import FloatArray
 from gdlab.nn import losses as losses_module
 from gdlab.nn.layers import Dense, DenseCache
@@ -77,14 +78,14 @@ class Network:
                  seed: int | None = None, dtype: str = "float64") -> None:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Dense) for layer in layers):
-            raise TypeError(
+            raise UserTypeError(
                 "layers must be a non-empty list of gdlab.Dense layers, e.g. "
                 "[gd.Dense(1, activation='sigmoid')]."
             )
         if dtype not in ("float64", "float32"):
-            raise ValueError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}.")
+            raise UserError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-            raise TypeError(f"seed must be an integer or None; got seed={seed!r}.")
+            raise UserTypeError(f"seed must be an integer or None; got seed={seed!r}.")
         self.layers = layers
         self.seed = seed
         self.dtype = np.dtype(dtype)
@@ -127,7 +128,7 @@ class Network:
 
     def _require_built(self) -> None:
         if not self.built:
-            raise ValueError(
+            raise UserError(
                 "The model has no input dimension yet: pass input_dim= to Sequential, or "
                 "call fit first."
             )
@@ -149,7 +150,7 @@ class Network:
         self._require_built()
         value = np.asarray(value, dtype=float)
         if value.shape != self._theta.shape or not np.all(np.isfinite(value)):
-            raise ValueError(
+            raise UserError(
                 f"theta must be a finite vector of {self._theta.size} numbers (the model's "
                 f"parameters); got shape {value.shape}."
             )
@@ -194,7 +195,7 @@ class Network:
         expected = [a.shape for a in self.get_weights()]
         got = [w.shape for w in weights]
         if got != expected:
-            raise ValueError(
+            raise UserError(
                 f"set_weights needs arrays of shapes {expected} ([W1, b1, W2, b2, …]); "
                 f"got {got}."
             )

@@ -2,8 +2,8 @@ r"""What a batch brings to the loss besides X: the targets, and the weights of t
 
 Targets: each rule takes ``y`` as given by the user and the number of output units, and
 returns it as a float array of shape ``(n, units)`` in the loss's form, or raises a
-``ValueError`` that names the problem and the fix. :data:`RULES` says which loss wants
-which rule; ``Loss.check_target`` of :mod:`gdlab.nn.losses` calls :func:`check`.
+``UserError`` (a ``ValueError``) that names the problem and the fix. :data:`RULES` says
+which loss wants which rule; ``Loss.check_target`` of :mod:`gdlab.nn.losses` calls :func:`check`.
 
 Weights: the loss of a batch is the mean of the per-row losses, or with sample weights
 :math:`w_i` the weighted mean :math:`\sum_i s_i L_i` with shares :math:`s_i = w_i/\sum_j w_j`;
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdlab._checks import UserError
 from gdlab._typing import FloatArray
 
 __all__ = ["RULES", "batch_mean", "batch_shares", "binary", "check", "columns", "non_negative",
@@ -32,7 +33,7 @@ def columns(y: FloatArray, units: int, loss: str) -> FloatArray:
     if y.ndim == 1:
         y = y[:, None]
     if y.shape[1] != units:
-        raise ValueError(
+        raise UserError(
             f"y has {y.shape[1]} column(s) but the output layer has {units} unit(s) "
             f"(loss={loss!r}). Give the last Dense layer {y.shape[1]} unit(s), or pass "
             f"a target with {units} column(s)."
@@ -46,7 +47,7 @@ def binary(y: FloatArray, units: int, loss: str = "binary_crossentropy") -> Floa
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
         values = np.unique(y[bad])[:5].tolist()
-        raise ValueError(
+        raise UserError(
             f"{loss} needs labels 0 or 1; y has {values}. Encode the "
             "classes as 0/1, or use sparse_categorical_crossentropy with a softmax "
             "output for more than two classes."
@@ -58,14 +59,14 @@ def one_hot(y: FloatArray, units: int, loss: str = "categorical_crossentropy") -
     """One-hot (or probability) rows: entries in [0, 1] that sum to 1, at least 2 columns."""
     y = columns(y, units, loss)
     if units < 2:
-        raise ValueError(
+        raise UserError(
             f"{loss} needs one column per class (at least 2); use "
             "binary_crossentropy with one sigmoid unit for two classes."
         )
     bad = ~np.isclose(y.sum(axis=1), 1.0) | (y < 0).any(axis=1) | (y > 1).any(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(
+        raise UserError(
             f"{loss} needs one-hot (or probability) rows of y in "
             f"[0, 1] that sum to 1; {rows.size} row(s) do not, e.g. row {rows[0]} = "
             f"{y[rows[0]].tolist()}. One-hot encode the classes, or pass integer "
@@ -87,7 +88,7 @@ def sparse_labels(y: FloatArray, units: int,
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(
+        raise UserError(
             f"{loss} needs one integer label per row (shape "
             f"(n,)); got shape {y.shape}. For one-hot targets use "
             "loss='categorical_crossentropy'."
@@ -95,7 +96,7 @@ def sparse_labels(y: FloatArray, units: int,
     labels = y.astype(float)
     bad = (labels != np.round(labels)) | (labels < 0) | (labels >= units)
     if bad.any():
-        raise ValueError(
+        raise UserError(
             f"{loss} needs integer labels in 0..{units - 1} "
             f"(one per output unit); y has {np.unique(labels[bad])[:5].tolist()}. "
             "Encode classes as 0..k-1 and give the last layer k units."
@@ -107,7 +108,7 @@ def _with_rule(y: FloatArray, units: int, loss: str, rule: str, bad_of) -> Float
     y = columns(y, units, loss)
     bad = bad_of(y)
     if bad.any():
-        raise ValueError(
+        raise UserError(
             f"{loss} needs targets with {rule}; {int(bad.sum())} "
             f"row(s) violate it (e.g. y = {float(y[bad][0])!r}). Check the target column "
             f"(counts or amounts), or use loss='mse'."

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from gdlab._checks import UserError, UserTypeError
 from gdlab._typing import IntArray
 
 __all__ = ["BatchPlan", "check_batch_size", "variant_name"]
@@ -26,17 +27,17 @@ def check_batch_size(batch_size: object) -> int | str:
     if isinstance(batch_size, str):
         if batch_size == "full":
             return "full"
-        raise ValueError(
+        raise UserError(
             f"batch_size must be 'full', 1 or a positive integer k; got "
             f"batch_size={batch_size!r}. Use 'full' for batch gradient descent, 1 for "
             "stochastic, e.g. 32 for mini-batch."
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(
+        raise UserTypeError(
             f"batch_size must be 'full' or a positive integer; got batch_size={batch_size!r}."
         )
     if batch_size < 1:
-        raise ValueError(
+        raise UserError(
             f"batch_size must be >= 1; got batch_size={batch_size}. Use 'full' for batch "
             "gradient descent, 1 for stochastic, e.g. 32 for mini-batch."
         )

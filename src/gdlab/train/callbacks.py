@@ -144,9 +144,19 @@ def restored_description(epoch: int, loss: float | None = None, *,
 class DivergenceGuard(Callback):
     """Stop when the epoch loss explodes: above ``factor`` × the loss at the initial θ.
 
-    The initial loss is computed by ``fit`` on all training rows before the first step
-    (``logs["initial_loss"]`` of ``on_train_begin``), so neither a fast drop nor a
-    blow-up during the first epoch moves the yardstick.
+    The loss at the initial θ₀, the yardstick, costs ``fit`` no pass over X of its own
+    (``history.params["initial_loss"]``, on ``history.params["initial_loss_rows"]`` rows):
+
+    * full batch: the loss on all training rows, which the first step computes with its
+      gradient (the guard reads it at the end of the first epoch);
+    * mini-batch and stochastic: the loss on at most 4096 evenly spaced training rows
+      (:data:`gdlab.train.loop.YARDSTICK_ROWS`; all rows when there are fewer), given to
+      ``on_train_begin`` as ``logs["initial_loss"]``. With more rows it is an estimate,
+      whose error is far below the factor. (One batch's loss would be too noisy: a single
+      row's can be near zero; the first epoch's loss would grow with a blow-up in it.)
+
+    Neither a fast drop nor a blow-up during the first epoch moves the yardstick. Given
+    neither (a loop of your own), the guard takes the first epoch's loss.
 
     Then θ goes back to an earlier epoch's (:meth:`restore`) and a
     :class:`DivergenceWarning` names the epoch and suggests a smaller learning rate.
@@ -157,10 +167,10 @@ class DivergenceGuard(Callback):
     acceptable epochs: :attr:`good_theta` (the last) and :attr:`previous_theta` (the one
     before; the start of fit if there is none), and :attr:`start_theta`. ``fit`` gives it
     ``loss_at``, the training loss at the model's current θ: θ is restored to the latest
-    of these whose training loss is finite and at most ``factor`` × the initial loss (the
-    start of fit if none is). Without ``loss_at`` it trusts the losses the steps
-    computed: :attr:`good_theta` if the current epoch's first step ran from it, else
-    :attr:`previous_theta`.
+    of these whose training loss is finite and at most ``factor`` × the yardstick (any
+    finite loss before the yardstick is known; the start of fit if none is). Without
+    ``loss_at`` it trusts the losses the steps computed: :attr:`good_theta` if the current
+    epoch's first step ran from it, else :attr:`previous_theta`.
 
     The optimizer's state (momentum's velocity, Adam's moments) is then reset: it was
     built on the diverging path, at the learning rate that diverged, and would carry a
@@ -172,16 +182,24 @@ class DivergenceGuard(Callback):
         super().__init__()
         self.factor = check_positive_number("factor", factor, hint="e.g. 1e4.")
         self.loss_at = loss_at  #: the training loss at the model's θ (set by fit)
-        self._reference = math.inf
+        self._reference: float | None = None  # the yardstick, once known
         self.good_theta: Any = None  #: a model snapshot (θ, optimizer state, step count)
         self.previous_theta: Any = None
         self.start_theta: Any = None
         self.good_epoch = -1  #: the epoch at whose end θ was good_theta (-1: the start)
         self.restored: dict[str, Any] = {}  #: restored_epoch and restored_loss, once restored
 
+    @property
+    def reference(self) -> float | None:
+        """The yardstick an epoch's loss is compared with (None until the first epoch ends)."""
+        return self._reference
+
+    def _threshold(self) -> float:
+        return math.inf if self._reference is None else self.factor * self._reference
+
     def on_train_begin(self, logs=None):
-        initial = (logs or {}).get("initial_loss", math.nan)
-        self._reference = max(abs(initial), 1e-12) if math.isfinite(initial) else math.inf
+        initial = (logs or {}).get("initial_loss")
+        self._reference = None if initial is None else _yardstick(initial)
         self.good_theta = self.start_theta = self.model.snapshot()
         self.previous_theta = self.good_theta
         self.good_epoch = -1
@@ -200,7 +218,7 @@ class DivergenceGuard(Callback):
             self.model.restore(snapshot)
             epoch = max(candidate, -1)
             loss = None if self.loss_at is None else float(self.loss_at())
-            if loss is None or (math.isfinite(loss) and loss <= self.factor * self._reference):
+            if loss is None or (math.isfinite(loss) and loss <= self._threshold()):
                 break
         state_reset = self.model.reset_optimizer_state()
         self.restored = {"restored_epoch": epoch, "restored_loss": loss}
@@ -211,7 +229,10 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss", math.nan)
-        if math.isfinite(loss) and loss <= self.factor * self._reference:
+        if self._reference is None:  # the first epoch's end: θ₀'s loss if its step saw all rows
+            params = getattr(getattr(self.model, "history", None), "params", {})
+            self._reference = _yardstick(params.get("initial_loss", loss))
+        if math.isfinite(loss) and loss <= self._threshold():
             self.previous_theta, self.good_theta = self.good_theta, self.model.snapshot()
             self.good_epoch = epoch
             return
@@ -226,6 +247,11 @@ class DivergenceGuard(Callback):
                                        **self.restored}
         self.model.stop_training = True
         warnings.warn(message, DivergenceWarning, stacklevel=2)
+
+
+def _yardstick(loss: float) -> float:
+    """A loss as the guard's yardstick: at least 1e-12 (an exact fit), inf if not finite."""
+    return max(abs(float(loss)), 1e-12) if math.isfinite(loss) else math.inf
 
 
 class EarlyStopping(Callback):

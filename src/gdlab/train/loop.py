@@ -45,10 +45,13 @@ from gdlab.train.callbacks import (
 from gdlab.train.diagnostics import DeadReLU
 from gdlab.train.trace import BatchContext
 
-__all__ = ["TRACE_BUDGET_BYTES", "FitLoop", "as_logs", "steps_to_trace", "trace_budget"]
+__all__ = ["TRACE_BUDGET_BYTES", "YARDSTICK_ROWS", "FitLoop", "as_logs", "steps_to_trace",
+           "trace_budget"]
 
 #: the memory ``fit(trace=True)`` may fill with steps; beyond it the first steps are kept
 TRACE_BUDGET_BYTES = 64 * 2**20
+#: at most this many rows give a mini-batch fit's loss at θ₀ (the divergence yardstick)
+YARDSTICK_ROWS = 4096
 
 
 class FitLoop:
@@ -76,6 +79,21 @@ class FitLoop:
         state = sum(np.asarray(part).nbytes for part in self.optimizer_state or ())
         rows = 8 * plan.batch_size if plan.shuffle else 0
         return 3 * self.theta.nbytes + state + rows + 1024
+
+    def _initial_loss(self, data: Batch, plan: BatchPlan) -> dict[str, Any]:
+        """The loss at θ₀ for the :class:`DivergenceGuard`, without a pass over all of X.
+
+        A full batch: nothing here, the first step computes it with its gradient (``fit``
+        records it after the first epoch). Mini-batch and stochastic: the loss on at most
+        :data:`YARDSTICK_ROWS` evenly spaced rows ``X[::s]``, ``s = ⌈n / 4096⌉`` (all rows
+        when ``n`` ≤ 4096), and how many rows that is (``initial_loss_rows``).
+        """
+        if plan.variant == "batch":
+            return {}
+        stride = -(-plan.n // YARDSTICK_ROWS)
+        sample = data if stride == 1 else data.take(slice(None, None, stride))
+        return {"initial_loss": self._training_loss(sample),
+                "initial_loss_rows": sample.X.shape[0]}
 
     @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # may be non-finite
     def _training_loss(self, data: Batch) -> float:

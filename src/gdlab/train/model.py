@@ -313,9 +313,8 @@ class Sequential(FitLoop, Network):
         callback_list = self._callbacks(callbacks, epochs, verbose, data)
         compiled = self._compiled_executor(executor, trace_steps, callback_list, data)
         self.stop_training = False
-        # the loss at θ₀ on all training rows: the yardstick of "the loss exploded"
-        begin = {"initial_loss": as_logs(self._evaluate(data), "loss")["loss"]}
-        self.history.params["initial_loss"] = begin["initial_loss"]
+        begin = self._initial_loss(data, plan)  # the divergence guard's yardstick
+        self.history.params.update(begin)
         for callback in callback_list:
             callback.on_train_begin(begin)
         context = self._context(data) if trace_steps else None
@@ -328,6 +327,9 @@ class Sequential(FitLoop, Network):
                 logs = self._run_epoch(data, plan, epoch, context, trace_steps, callback_list)
             if logs is None:  # diverged inside the epoch: θ restored to the last good epoch's
                 break
+            if epoch == 0 and plan.variant == "batch":  # its one step ran on all rows at θ₀
+                self.history.params.update(initial_loss=float(self.history.step_loss[0][0]),
+                                           initial_loss_rows=plan.n)
             if validation is not None:
                 logs.update(as_logs(self._evaluate(validation, prefix="val_"), "val_loss"))
             for callback in callback_list:

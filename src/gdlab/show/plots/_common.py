@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.transforms import offset_copy
 
 SIZE = (7.0, 4.2)  #: inches; at 100 dpi a 700 × 420 picture
 
@@ -41,3 +43,19 @@ def colors(n: int) -> list[Any]:
     from matplotlib import colormaps
 
     return list(colormaps["viridis"](np.linspace(0.0, 0.85, max(n, 1))))
+
+
+def legend_outside(ax: Axes, handles: Sequence[Any] | None = None,
+                   labels: Sequence[str] | None = None, *, below: bool = False,
+                   columns: int = 2) -> Legend:
+    """The legend beside the axes (right of it), or under its x label: never over the data."""
+    options: dict[str, Any] = {"fontsize": "small", "borderaxespad": 0.0}
+    if below:  # 38 points under the axes: past the tick labels and the x label
+        anchor = offset_copy(ax.transAxes, fig=ax.figure, y=-38, units="points")
+        options.update(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor,
+                       ncols=columns)
+    else:
+        options.update(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if handles is None:
+        return ax.legend(**options)
+    return ax.legend(handles, labels, **options)

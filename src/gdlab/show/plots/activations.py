@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from gdlab._checks import UserError
 from gdlab.nn import activations as activations_module
 from gdlab.nn.activations import Activation
+from gdlab.show.plots._common import legend_outside
 
 __all__ = ["plot_activation"]
 
@@ -52,7 +53,7 @@ def plot_activation(name_or_names: str | Activation | Sequence[str | Activation]
     else:
         columns = min(len(items), 3)
         rows = math.ceil(len(items) / columns)
-        size = (max(3.6 * columns, 6.0), max(3.0 * rows + 0.4, 4.0))
+        size = (max(3.6 * columns, 6.0), max(3.7 * rows + 0.4, 4.2))
         figure = Figure(figsize=size, layout="constrained")
         axes = list(figure.subplots(rows, columns, squeeze=False).ravel())
         for unused in axes[len(items):]:
@@ -85,6 +86,6 @@ def _draw_activation(activation: Activation, z: np.ndarray, ax: Axes, *, prefix:
     ax.set(xlabel=xlabel, ylabel="value", title=f"{name}" if not prefix else "activations")
     if name == "exponential":
         ax.set_ylim(-1.0, 20.0)
-    ax.legend(loc="best", fontsize="small")
+    legend_outside(ax, below=True, columns=1)
     ax.grid(alpha=0.3)
 

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab._checks import UserError
-from gdlab.show.plots._common import figure_and_axes
+from gdlab.show.plots._common import figure_and_axes, legend_outside
 from gdlab.train.model import Sequential
 
 __all__ = ["plot_decision_boundary"]
@@ -48,7 +48,7 @@ def plot_decision_boundary(model: Sequential, X: Any, y: Any, ax: Axes | None = 
     b = np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], resolution)
     A, B = np.meshgrid(a, b)
     out = model.predict(np.column_stack([A.ravel(), B.ravel()]))
-    figure, ax = figure_and_axes(ax, size=(6.4, 5.0))
+    figure, ax = figure_and_axes(ax, size=(7.6, 5.6))
     y = np.asarray(y)
     if out.shape[1] > 1:
         _draw_classes(ax, a, b, out.argmax(axis=1).reshape(A.shape), X, y)
@@ -57,7 +57,7 @@ def plot_decision_boundary(model: Sequential, X: Any, y: Any, ax: Axes | None = 
     else:
         _draw_output(ax, a, b, out[:, 0].reshape(A.shape), X, y)
     ax.set(xlabel="x₁", ylabel="x₂")
-    ax.legend(loc="best", fontsize="small")
+    legend_outside(ax)
     return figure
 
 
@@ -73,7 +73,8 @@ def _scatter_classes(ax: Axes, X: np.ndarray, y: np.ndarray, colors: Sequence[st
 def _draw_probability(ax: Axes, a: np.ndarray, b: np.ndarray, surface: np.ndarray,
                       X: np.ndarray, y: np.ndarray) -> None:
     mesh = ax.pcolormesh(a, b, surface, cmap="RdBu_r", vmin=0.0, vmax=1.0, shading="auto")
-    ax.figure.colorbar(mesh, ax=ax, label="model output P(y = 1 | x)")
+    ax.figure.colorbar(mesh, ax=ax, location="bottom", shrink=0.9, aspect=40,
+                      label="model output P(y = 1 | x)")
     if surface.min() < 0.5 < surface.max():
         ax.contour(a, b, surface, levels=[0.5], colors="black", linewidths=1.5)
     ax.plot([], [], color="black", label="boundary P = 0.5")
@@ -95,7 +96,8 @@ def _draw_output(ax: Axes, a: np.ndarray, b: np.ndarray, surface: np.ndarray,
     target = y.reshape(-1).astype(float)
     low, high = min(low, float(target.min())), max(high, float(target.max()))
     mesh = ax.pcolormesh(a, b, surface, cmap="viridis", vmin=low, vmax=high, shading="auto")
-    ax.figure.colorbar(mesh, ax=ax, label="model output ŷ")
+    ax.figure.colorbar(mesh, ax=ax, location="bottom", shrink=0.9, aspect=40,
+                      label="model output ŷ")
     ax.scatter(X[:, 0], X[:, 1], c=target, cmap="viridis", vmin=low, vmax=high, s=24,
                edgecolors="white", linewidths=0.6, label="data (colour = y)")
     ax.set_title("Model output over the plane")

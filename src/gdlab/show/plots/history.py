@@ -13,7 +13,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab._checks import UserError
-from gdlab.show.plots._common import figure_and_axes, positive_log_scale, step_positions
+from gdlab.show.plots._common import (
+    figure_and_axes,
+    legend_outside,
+    positive_log_scale,
+    step_positions,
+)
 from gdlab.train.callbacks import History
 
 __all__ = ["plot_gradients", "plot_history"]
@@ -64,8 +69,7 @@ def plot_history(history: History, ax: Axes | None = None) -> Figure:
     if history.diverged:
         ax.text(0.99, 0.97, f"diverged at epoch {history.diverged['epoch']}",
                 transform=ax.transAxes, ha="right", va="top", color="tab:red")
-    ax.legend(handles, labels, loc="upper right" if not history.diverged else "center right",
-              fontsize="small")
+    legend_outside(ax, handles, labels, below=True, columns=3)
     ax.set_title(_history_title(params))
     ax.grid(alpha=0.3)
     return figure
@@ -130,6 +134,6 @@ def plot_gradients(history: History, ax: Axes | None = None) -> Figure:
     positive_log_scale(ax)
     ax.set(xlabel="epoch", ylabel="gradient norm (RMS over the epoch's steps)",
            title="Gradient norm per layer")
-    ax.legend(loc="best", fontsize="small")
+    legend_outside(ax)
     ax.grid(alpha=0.3)
     return figure

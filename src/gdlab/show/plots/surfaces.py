@@ -14,23 +14,32 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab._checks import UserError
-from gdlab.show.plots._common import figure_and_axes
+from gdlab.show.plots._common import figure_and_axes, legend_outside
 from gdlab.train.model import Sequential
 from gdlab.train.saving import model_from_config
 from gdlab.train.trace import Step
 
-__all__ = ["plot_loss_surface"]
+__all__ = ["loss_surface", "plot_loss_surface"]
 
 
 def plot_loss_surface(model: Sequential, X: Any, y: Any, traces: Sequence[Any] = (),
                       labels: Sequence[str] | None = None, params: Sequence[Any] | None = None,
                       ax: Axes | None = None, *, sample_weight: Any = None,
-                      exposure: Any = None, resolution: int = 41) -> Figure:
+                      exposure: Any = None, resolution: int = 41,
+                      optimum: Sequence[float] | None = None) -> Figure:
     r"""Loss contours over two parameters, with the paths :math:`\theta_0 \to \theta_1 \to …`.
 
     The loss (mean over all rows of X) is evaluated on a grid of the two chosen
     parameters; every other parameter is held at the model's current value. Each
     trace is drawn as the path of its θ's: θ before each step, then θ after the last.
+
+    The view holds θ₀, every path and the model's θ with a margin, and the optimum when
+    it is given; when the lowest loss of the grid lies on its edge, the view is widened
+    towards it (by at most 1.5 times its first width, so the paths stay large), and a
+    minimum still on the edge is labelled so. The contour
+    lines are labelled with their loss; the longest path is drawn first, so shorter
+    ones stay visible on top of it (each with its own line style and marker); the
+    legend sits beside the picture, never on it.
 
     Parameters
     ----------
@@ -50,6 +59,9 @@ def plot_loss_surface(model: Sequential, X: Any, y: Any, traces: Sequence[Any] =
     sample_weight, exposure : array-like of shape (n,), optional
     resolution : int
         Grid points per axis.
+    optimum : (float, float), optional
+        The two parameters' values at the minimum, when known (e.g. the least-squares
+        solution): kept in view and marked.
 
     Returns
     -------
@@ -63,30 +75,80 @@ def plot_loss_surface(model: Sequential, X: Any, y: Any, traces: Sequence[Any] =
                         f"{len(steps_list)} traces.")
     i, j = _surface_params(model, params, steps_list)
     paths = [_path(steps, i, j) for steps in steps_list]
-    centre = model.theta.copy()
-    a, b, loss = _loss_grid(model, X, y, i, j, paths, centre, resolution,
-                            sample_weight=sample_weight, exposure=exposure)
-    figure, ax = figure_and_axes(ax, size=(6.4, 5.0))
-    levels = np.unique(np.quantile(loss.compressed(), np.linspace(0.0, 1.0, 16)))
-    filled = ax.contourf(a, b, loss, levels=levels, cmap="Blues_r", alpha=0.85)
-    ax.contour(a, b, loss, levels=levels, colors="white", linewidths=0.5)
-    figure.colorbar(filled, ax=ax, label="loss (mean over all rows)", format="%.3g")
-    for number, (path, label) in enumerate(zip(paths, labels, strict=True)):
-        color = f"C{(number + 1) % 10}"
-        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, lw=1.5, color=color,
-                label=f"{label} ({len(path) - 1} steps)")
-        ax.plot(path[-1, 0], path[-1, 1], "s", ms=7, color=color)
+    known = [] if optimum is None else [_check_optimum(optimum)]
+    a, b, loss = loss_surface(model, X, y, i, j, [*paths, *known], resolution,
+                              sample_weight=sample_weight, exposure=exposure)
+    figure, ax = figure_and_axes(ax, size=(7.8, 5.6))
+    _draw_contours(figure, ax, a, b, loss)
+    handles = _draw_paths(ax, paths, labels)
     if paths:
-        ax.plot(paths[0][0, 0], paths[0][0, 1], "k*", ms=13, label="θ₀ (start)")
-    low = np.unravel_index(np.nanargmin(loss), loss.shape)
-    ax.plot(a[low[1]], b[low[0]], "P", ms=10, color="gold", markeredgecolor="black",
-            label="lowest loss in view")
+        handles += ax.plot(paths[0][0, 0], paths[0][0, 1], "k*", ms=13, ls="none", zorder=20,
+                           label="θ₀ (start)")
+    if known:
+        handles += ax.plot(*known[0], "X", ms=10, color="crimson", markeredgecolor="white",
+                           ls="none", zorder=21, label="optimum")
+    handles += _draw_lowest(ax, a, b, loss)
     names = model.param_names
     ax.set(xlabel=names[i], ylabel=names[j], xlim=(a[0], a[-1]), ylim=(b[0], b[-1]))
     held = "" if model.n_params == 2 else " (the other parameters fixed)"
     ax.set_title(f"Loss over ({names[i]}, {names[j]}){held}")
-    ax.legend(loc="best", fontsize="small")
+    legend_outside(ax, handles, [h.get_label() for h in handles])
     return figure
+
+
+def _check_optimum(optimum: Sequence[float]) -> np.ndarray:
+    point = np.asarray(optimum, dtype=float).reshape(-1)
+    if point.size != 2 or not np.isfinite(point).all():
+        raise UserError(f"optimum must be the two parameters' values at the minimum, e.g. "
+                        f"(2.0, -1.0); got optimum={optimum!r}.")
+    return point
+
+
+def _draw_contours(figure: Figure, ax: Axes, a: np.ndarray, b: np.ndarray,
+                   loss: np.ma.MaskedArray) -> None:
+    """Filled contours, the contour lines with their loss written on them, a colour bar."""
+    levels = np.unique(np.quantile(loss.compressed(), np.linspace(0.0, 1.0, 16)))
+    filled = ax.contourf(a, b, loss, levels=levels, cmap="Blues_r", alpha=0.85)
+    lines = ax.contour(a, b, loss, levels=levels, colors="white", linewidths=0.6)
+    ax.clabel(lines, levels=lines.levels[1:-1:2], fmt="%.3g", fontsize=7, inline=True)
+    bar = figure.colorbar(filled, ax=ax, location="bottom", shrink=0.9, aspect=40,
+                          label="loss (mean over all rows)", format="%.3g")
+    bar.set_ticks(levels[::3])
+
+
+_PATH_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+
+
+def _draw_paths(ax: Axes, paths: list[np.ndarray], labels: list[str]) -> list[Any]:
+    """Each path in its colour, line style and marker; the longest first, underneath and
+    widest, so that a path that runs along another one still shows beside it."""
+    handles: dict[int, Any] = {}
+    order = sorted(range(len(paths)), key=lambda k: -len(paths[k]))
+    for rank, k in enumerate(order):
+        path, color = paths[k], f"C{(k + 1) % 10}"
+        style, marker = _PATH_STYLES[k % len(_PATH_STYLES)]
+        (handles[k],) = ax.plot(path[:, 0], path[:, 1], ls=style, marker=marker,
+                                ms=3.5 if len(path) <= 60 else 2.0,
+                                lw=1.2 + 0.8 * (len(paths) - 1 - rank), color=color,
+                                zorder=3 + rank,
+                                label=f"{labels[k]} ({len(path) - 1} steps)")
+        ax.plot(path[-1, 0], path[-1, 1], "s", ms=7, color=color, markeredgecolor="black",
+                markeredgewidth=0.6, ls="none", zorder=3 + rank)
+    return [handles[k] for k in range(len(paths))]
+
+
+def _draw_lowest(ax: Axes, a: np.ndarray, b: np.ndarray, loss: np.ma.MaskedArray) -> list[Any]:
+    """The grid point of the lowest loss; on the grid's edge, an arrow to it instead."""
+    row, column = np.unravel_index(np.ma.argmin(loss), loss.shape)
+    if row in (0, b.size - 1) or column in (0, a.size - 1):  # lower still beyond the view
+        inward = (np.sign(a.size / 2 - column) * 40, np.sign(b.size / 2 - row) * 30)
+        ax.annotate("lower loss beyond", (a[column], b[row]), xytext=inward,
+                    textcoords="offset points", ha="center", va="center", fontsize="small",
+                    color="black", zorder=19, arrowprops={"arrowstyle": "->", "color": "gold"},
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "gold", "ec": "none"})
+        return []
+    return ax.plot(a[column], b[row], "P", ms=10, color="gold", markeredgecolor="black",
+                   ls="none", zorder=19, label="lowest loss in view")
 
 
 def _as_steps(trace: Any, number: int) -> list[Step]:
@@ -143,21 +205,50 @@ def _evaluation_copy(model: Sequential) -> Sequential:
     return copy
 
 
-def _loss_grid(model: Sequential, X: Any, y: Any, i: int, j: int, paths: list[np.ndarray],
-               centre: np.ndarray, resolution: int, **data: Any) -> tuple[np.ndarray, ...]:
-    """The grid (a, b) around the paths and θ, and the mean loss at each point of it."""
-    points = np.vstack([*paths, centre[[i, j]][None, :]])
-    finite = points[np.isfinite(points).all(axis=1)]
+_WIDENINGS = 3  #: how often the view may grow towards a minimum on its edge
+
+
+def loss_surface(model: Sequential, X: Any, y: Any, i: int, j: int,
+                 points: Sequence[np.ndarray], resolution: int,
+                 **data: Any) -> tuple[np.ndarray, np.ndarray, np.ma.MaskedArray]:
+    """The loss over a grid of θ_i (columns a) and θ_j (rows b), the others at the model's θ.
+
+    The view holds the points (paths, an optimum) and the model's θ with a margin
+    (15 % of their spread, at least 0.5); while the lowest loss lies on an edge of the
+    grid, that side is pushed out by half the first view's width (at most three times,
+    so the paths keep at least 40 % of each axis). Returns
+    (a, b, loss) with non-finite losses masked. The model is left unchanged.
+    """
+    centre = model.theta.copy()
+    corners = np.vstack([*points, centre[[i, j]][None, :]])
+    finite = corners[np.isfinite(corners).all(axis=1)]
     low, high = finite.min(axis=0), finite.max(axis=0)
     pad = np.maximum((high - low) * 0.15, 0.5)
-    a = np.linspace(low[0] - pad[0], high[0] + pad[0], resolution)
-    b = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
+    low, high = low - pad, high + pad
+    copy, step = _evaluation_copy(model), (high - low) / 2
+    for widening in range(_WIDENINGS + 1):
+        a = np.linspace(low[0], high[0], resolution)
+        b = np.linspace(low[1], high[1], resolution)
+        loss = _loss_grid(copy, X, y, i, j, a, b, centre, data)
+        row, column = np.unravel_index(np.ma.argmin(loss), loss.shape)
+        sides = [(0, column == 0, column == a.size - 1), (1, row == 0, row == b.size - 1)]
+        if widening == _WIDENINGS or not any(lo or hi for _, lo, hi in sides):
+            break
+        for axis, lo, hi in sides:
+            low[axis] -= step[axis] if lo else 0.0
+            high[axis] += step[axis] if hi else 0.0
+    return a, b, loss
+
+
+def _loss_grid(copy: Sequential, X: Any, y: Any, i: int, j: int, a: np.ndarray,
+               b: np.ndarray, centre: np.ndarray, data: dict[str, Any]) -> np.ma.MaskedArray:
+    """The mean loss at each (a, b) of the grid, evaluated on ``copy``."""
     loss = np.empty((b.size, a.size))
-    copy, theta = _evaluation_copy(model), centre.copy()
+    theta = centre.copy()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far out: inf
         for row, value_b in enumerate(b):
             for column, value_a in enumerate(a):
                 theta[i], theta[j] = value_a, value_b
                 copy.set_theta(theta)
                 loss[row, column] = copy.evaluate(X, y, **data)
-    return a, b, np.ma.masked_invalid(loss)
+    return np.ma.masked_invalid(loss)

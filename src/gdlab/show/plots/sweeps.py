@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gdlab.show.plots._common import colors, figure_and_axes
+from gdlab.show.plots._common import colors, figure_and_axes, legend_outside
 from gdlab.train.callbacks import History
 from gdlab.train.model import Sequential
 from gdlab.train.sweep import SweepResult, learning_rate_sweep
@@ -80,7 +80,7 @@ def plot_sweep(result: SweepResult, ax: Axes | None = None) -> Figure:
     finite = [v for h in result.histories.values() for v in h.history.get("loss", [])
               if math.isfinite(v) and v > 0] + [v for v in table["initial_loss"] if v > 0]
     top = min(max(finite), 1e3 * max(table["initial_loss"])) * 3 if finite else 1.0
-    marked = 0
+    diverged = []
     for color, (_, row) in zip(colors(len(table)), table.iterrows(), strict=False):
         history = result.histories[row["learning_rate"]]
         x, values = _sweep_curve(row, history)
@@ -88,13 +88,13 @@ def plot_sweep(result: SweepResult, ax: Axes | None = None) -> Figure:
         style = _VERDICT_STYLE.get(row["verdict"], "-")
         ax.plot(x, values, ls=style, marker="o", ms=3, lw=2, color=color, label=label)
         if row["diverged"]:
-            _mark_divergence(ax, row, history, x, values, top, color, marked)
-            marked += 1
+            diverged.append(_mark_divergence(ax, row, history, x, values, top, color))
     ax.set_yscale("log")
     ax.set_ylim(top=top * 3)
     ax.set(xlabel="epoch", ylabel="training loss (log scale)",
            title="Learning rates: the same model from the same θ₀")
-    ax.legend(loc="lower left", fontsize="small")
+    _say_divergences(ax, diverged, top)
+    legend_outside(ax)
     ax.grid(alpha=0.3, which="both")
     return figure
 
@@ -117,7 +117,8 @@ def _divergence_x(row: pd.Series, history: History) -> float:
 
 
 def _mark_divergence(ax: Axes, row: pd.Series, history: History, x: np.ndarray,
-                     values: np.ndarray, top: float, color: Any, number: int) -> None:
+                     values: np.ndarray, top: float, color: Any) -> tuple[float, str]:
+    """A dotted line from the last finite loss up to a red ✕ where the run diverged."""
     where = _divergence_x(row, history)
     last = np.flatnonzero(np.isfinite(values))
     start_x, start_y = (x[last[-1]], min(values[last[-1]], top)) if last.size else (0.0, top)
@@ -127,6 +128,16 @@ def _mark_divergence(ax: Axes, row: pd.Series, history: History, x: np.ndarray,
     text = (f"η = {row['learning_rate']:g} diverged" + (f" at step {int(step)}"
             if step is not None and not (isinstance(step, float) and math.isnan(step))
             else f" in epoch {int(row['diverged_epoch'])}"))
-    ax.annotate(text, (where, top), xytext=(8, -6 - 13 * number), textcoords="offset points",
-                fontsize="small", color="tab:red", va="top",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    return where, text
+
+
+def _say_divergences(ax: Axes, marks: list[tuple[float, str]], top: float) -> None:
+    """Each ✕'s note below it, on the side of the ✕ that keeps it inside the axes."""
+    low, high = ax.get_xlim()
+    for number, (where, text) in enumerate(marks):
+        left = where > low + 0.55 * (high - low)
+        ax.annotate(text, (where, top), xytext=(-8 if left else 8, -6 - 13 * number),
+                    textcoords="offset points", fontsize="small", color="tab:red", va="top",
+                    ha="right" if left else "left",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
