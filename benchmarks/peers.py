@@ -12,6 +12,7 @@ float32, as their users run them; gdlab and NumPy in float64.
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 import warnings
 
@@ -145,6 +146,7 @@ def pytorch(X, y, batch, hidden, seed):
 
 def keras(X, y, batch, hidden, seed):
     """Keras 3 ``model.fit`` for one epoch (float32, the configured backend, e.g. JAX)."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # before the first import of keras
     import keras as k
 
     k.utils.set_random_seed(seed)

@@ -273,3 +273,17 @@ def test_theta_is_read_only():
     weights = model.get_weights()
     weights[0][...] = 99.0
     assert not np.any(model.theta == 99.0)
+
+
+def test_the_finite_check_reads_x_once_and_is_exact():
+    """The check sums X (one read, no temporary); a sum that overflows falls back to the
+    entry-wise check, so huge finite values pass and a NaN or inf among them does not."""
+    from gdlab.io.data import check_X
+
+    huge = np.full((3, 2), 1e308)  # finite, but its sum overflows to inf
+    assert check_X(huge) is not None
+    for bad in (np.nan, np.inf):
+        with pytest.raises(gd.UserError, match=r"X contains 1 (NaN|inf) value\(s\) \(rows \[1\]\)"):
+            check_X(_with(huge, (1, 0), bad))
+    with pytest.raises(gd.UserError, match=r"X contains 2 inf"):  # inf - inf: a NaN sum
+        check_X(np.array([[np.inf, -np.inf], [1.0, 2.0]]))

@@ -1,7 +1,7 @@
 """A too-large learning rate stops training and says so (What must hold, item 7).
 
 Two paths: the loss (or gradient) becomes non-finite at a step, or the epoch loss
-explodes (above 1e4 × the first epoch's) while staying finite. Either way training
+explodes (above 1e4 × the loss at θ₀) while staying finite. Either way training
 stops, θ goes back to the last θ whose loss was computed and finite, history.diverged
 says where, and a DivergenceWarning names the epoch (and step) and suggests a smaller
 learning rate. Both executors behave the same.

@@ -208,3 +208,11 @@ def test_theta_layout_and_names():
         assert got.shape == expected.shape
     with pytest.raises(ValueError, match=r"set_weights needs arrays of shapes"):
         model.set_weights([W1, b1])
+
+
+def test_compiled_executor_that_cannot_run_the_fit_is_a_user_error(data):
+    """The CLI shows gdlab.UserError as one line (no traceback): asking for the compiled
+    executor where it cannot run (here: a traced fit) is the user's choice to fix."""
+    with pytest.raises(gd.UserError, match="executor='compiled' cannot run this fit: "
+                                           "tracing or a per-step callback needs it"):
+        _fit(_model(), *data, epochs=1, trace=True, executor="compiled")

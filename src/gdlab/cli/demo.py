@@ -21,10 +21,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gdlab.io.preprocessing import Preprocessor
+    from gdlab.train.model import Sequential
 
 __all__ = ["DemoData", "VARIANTS", "compare_variants", "demo_data", "run_demo"]
 
@@ -48,7 +54,7 @@ class DemoData:
     X_val: np.ndarray
     y_val: np.ndarray
     classes: list[Any]
-    preprocessing: Any
+    preprocessing: Preprocessor
     description: str
 
 
@@ -75,7 +81,8 @@ def demo_data(name: str, *, seed: int = 0) -> DemoData:
                     target[val].astype(float), classes, preprocessing, description)
 
 
-def _run_variant(base: Any, data: DemoData, batch_size: Any, *, trace: int) -> dict[str, Any]:
+def _run_variant(base: Sequential, data: DemoData, batch_size: int | str, *,
+                 trace: int) -> dict[str, Any]:
     from gdlab.train.saving import model_from_config
 
     model = model_from_config(base.get_config())
@@ -118,7 +125,7 @@ def compare_variants(data: DemoData, *, trace: int = 0) -> tuple[pd.DataFrame, d
     return table, runs
 
 
-def _curves_figure(runs: dict[str, Any], title: str) -> Any:
+def _curves_figure(runs: dict[str, Any], title: str) -> Figure:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7.0, 4.2), layout="constrained")
@@ -144,7 +151,7 @@ def _save_runs(folder: Path, data: DemoData, runs: dict[str, Any]) -> None:
                        "classes": list(range(len(data.classes))), "data": f"sklearn {data.name}"})
 
 
-def _traced_paths(base: Any, data: DemoData) -> tuple[list[Any], list[str]]:
+def _traced_paths(base: Sequential, data: DemoData) -> tuple[list[Any], list[str]]:
     """Short traced runs from θ₀ for the loss-surface picture (reference executor)."""
     from gdlab.train.saving import model_from_config
 
@@ -160,7 +167,7 @@ def _traced_paths(base: Any, data: DemoData) -> tuple[list[Any], list[str]]:
     return traces, labels
 
 
-def _figures(datasets: list[tuple[DemoData, dict]]) -> dict[str, tuple[str, Any]]:
+def _figures(datasets: list[tuple[DemoData, dict]]) -> dict[str, tuple[str, Figure]]:
     """Caption → (file name, figure): learning curves, paths, a learning-rate sweep."""
     from gdlab.show import plots
     from gdlab.train.sweep import learning_rate_sweep
@@ -235,7 +242,7 @@ def run_demo(out: str | Path = "gdlab-demo", *, force: bool = False,
 
 
 def _write_report(folder: Path, datasets: list[tuple[DemoData, dict]],
-                  tables: dict[str, pd.DataFrame], figures: dict[str, Any],
+                  tables: dict[str, pd.DataFrame], figures: dict[str, Figure],
                   seconds: float) -> None:
     from gdlab.show import report
 

@@ -6,6 +6,7 @@ use of the user's own float64 array).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,12 @@ def _to_float(value: Any, name: str) -> FloatArray:
 
 
 def _check_finite(array: FloatArray, name: str) -> None:
+    # one read, no temporary: a finite sum proves every entry finite (a NaN or inf makes it
+    # NaN or inf); only a non-finite one, which overflow can also give, needs the entry-wise
+    # check (scikit-learn's _assert_all_finite does the same)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(np.sum(array)):
+            return
     if not np.all(np.isfinite(array)):
         bad = ~np.isfinite(array)
         rows = np.flatnonzero(bad.any(axis=1) if bad.ndim == 2 else bad)

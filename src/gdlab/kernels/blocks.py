@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from gdlab.kernels.codes import SOFTMAX
-from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, prefetch_row
+from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, as_float64, prefetch_row
 from gdlab.kernels.rows import activate, activation_backward, output_delta
 from gdlab.kernels.specs import Data
 
@@ -89,7 +89,7 @@ def _product(A_prev, theta, w_off, z, units):
                 s += A_prev[i, k] * theta[w_off + k]
             z[i] = s
         return
-    W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
+    W = as_float64(theta[w_off:w_off + n_in * units]).reshape((n_in, units))
     np.dot(A_prev, W, z.reshape((m, units)))
 
 
@@ -160,6 +160,7 @@ def block_gradient(block, total_weight, theta, net, loss, grad, flat):
     return value is the weighted loss sum, or the plain sum without weights.
     """  # noqa: E501
     Xb, Yb, wb, eb = block
+    Xb = as_float64(Xb)  # a float32 model's rows in order: converted block by block
     layout, acts = net.layout, net.activations
     m, p = Xb.shape
     size = m * (layout[-1, 4] + layout[-1, 1] - p)
@@ -180,7 +181,7 @@ def block_gradient(block, total_weight, theta, net, loss, grad, flat):
                 for j in range(units):
                     grad[b_off + j] += dz[i * units + j]
         if layer > 0:
-            W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
+            W = as_float64(theta[w_off:w_off + n_in * units]).reshape((n_in, units))
             da = _flat(dAf, m, p, prev, n_in)
             np.dot(dz.reshape((m, units)), W.T, da.reshape((m, n_in)))
             kind = acts[layer - 1]

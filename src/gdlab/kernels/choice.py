@@ -11,13 +11,13 @@ and :math:`L` layers:
     T_\text{compiled}  &= T_\text{start} + E\,\bigl(S\, s' + n\,(r' + P\, c')\bigr)
 
 :math:`T_\text{start}` is the import of numba (if this process has not imported it
-yet) plus, for the compiled entry point the fit needs (:func:`entry_point`): nothing if it
-is compiled in this process, :data:`LOAD` seconds if numba's on-disk cache holds it
-(:func:`gdlab.kernels.cache.cached`), else its compile time (:data:`COMPILE`). The constants are CPU
-seconds measured on a 2-core x86-64 machine; only their ratios matter. So a small fit
-runs at once on the reference executor (a few milliseconds of work never pays for a
-compile, nor for loading numba), a large one compiles, and once the kernels are
-compiled in the process every fit they cover uses them.
+yet) plus, for the compiled entry point the fit needs (:func:`entry_point`): nothing if
+it is compiled in this process, :data:`LOAD` seconds if numba's disk cache holds it
+(:func:`gdlab.kernels.cache.cached`), else its compile time (:data:`COMPILE`). The
+constants are CPU seconds measured on a 2-core x86-64 machine; only their ratios matter.
+So a small fit runs at once on the reference executor (a few milliseconds of work never
+pays for a compile, nor for loading numba), a large one compiles, and once the kernels
+are compiled in the process every fit they cover uses them.
 
 The decision and its reason are recorded in ``history.params["executor"]`` and
 ``history.params["executor_reason"]``.
@@ -48,9 +48,10 @@ REFERENCE_STEP, REFERENCE_LAYER, REFERENCE_ROW_PARAM = 12e-6, 12e-6, 2e-9
 COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-6, 2e-7, 1.5e-9
 #: seconds to import numba; to load one kernel from numba's disk cache
 NUMBA_IMPORT, LOAD = 0.4, 0.2
-#: seconds to compile each entry point (with everything it calls), empty cache
-COMPILE = {"run_epoch_glm": 9.0, "run_epoch_rows": 9.0, "run_epoch_blocks": 10.0,
-           "glm_block_gradients": 2.5, "block_gradients": 2.5}
+#: seconds to compile each entry point with everything it calls (empty cache; numba's
+#: first compile in a process also sets up its typing and target registries, ~0.7 s)
+COMPILE = {"run_epoch_glm": 3.5, "glm_block_gradients": 2.5, "run_epoch_rows": 7.5,
+           "run_epoch_blocks": 9.5, "block_gradients": 10.0}
 #: the batch sizes of the paths (as gdlab.kernels.blocks.BLOCK_MIN, epoch.BLOCK_ROWS)
 _BLOCK_MIN, _BLOCK_ROWS = 16, 2048
 
@@ -68,13 +69,14 @@ def unsupported(model: Any) -> str | None:
     Examples
     --------
     >>> import gdlab as gd
-    >>> model = gd.Sequential([gd.Dense(1)], input_dim=1, dtype="float32")
+    >>> model = gd.Sequential([gd.Dense(1)], input_dim=1, dtype="float16")
     >>> model.compile(loss="mse")
     >>> unsupported(model)
-    'the compiled executor computes in float64; the model has dtype float32'
+    'the compiled executor runs float64 and float32 models; the model has dtype float16'
     """
-    if model.dtype != np.float64:
-        return f"the compiled executor computes in float64; the model has dtype {model.dtype}"
+    if model.dtype not in (np.float64, np.float32):
+        return ("the compiled executor runs float64 and float32 models; the model has dtype "
+                f"{model.dtype}")
     for layer in model.layers:
         if codes.ACTIVATION_CODES.get(layer.activation.name) not in codes.KERNEL_ACTIVATIONS:
             return f"activation {layer.activation!r} has no compiled kernel"

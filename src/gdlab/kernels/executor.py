@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from gdlab._typing import FloatArray, IntArray
 from gdlab.kernels import specs
@@ -85,7 +86,7 @@ class Executor:
     def __init__(self, model: Any, X: FloatArray, Y: FloatArray,
                  sample_weight: FloatArray | None, exposure: FloatArray | None) -> None:
         self.data = specs.Data(
-            np.ascontiguousarray(X, dtype=np.float64),  # no copy for a C float64 X
+            np.ascontiguousarray(X, dtype=model.dtype),  # no copy for a C X of the model's dtype
             np.ascontiguousarray(Y, dtype=np.float64),
             np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight),
             np.empty(0) if exposure is None else np.ascontiguousarray(exposure))
@@ -129,6 +130,14 @@ class Executor:
                     records: specs.Records) -> tuple[int, Any]:
         """Steps of more than BLOCK_ROWS rows: the gradient in fixed row blocks on all
         cores, summed in block order; the update by the optimizer's own (NumPy) rule."""
+        with threadpool_limits(1, user_api="blas"):  # one BLAS thread inside each worker
+            return self._steps_of_blocks(gradients, theta, state, step_count, optimizer,
+                                         order, batch_size, records)
+
+    def _steps_of_blocks(self, gradients: Any, theta: FloatArray, state: Any, step_count: int,
+                         optimizer: Any, order: NDArray[np.int64], batch_size: int,
+                         records: specs.Records) -> tuple[int, Any]:
+        """:meth:`_run_blocks`, its BLAS on one thread per worker (no oversubscription)."""
         step_loss, step_eta, batch_weight, grad_sq = records
         n = order.shape[0]
         w = self.data.w
@@ -146,6 +155,7 @@ class Executor:
             for number, end in enumerate(self.net.layer_end):
                 part = grad[end - self.sizes[number]:end]
                 grad_sq[number] += part @ part
+            grad = grad.astype(theta.dtype, copy=False)  # float32 model: its own rule in float32
             delta, state = optimizer.update(grad, state, learning_rate=step_eta[index])
             theta += delta
         return -1, state

@@ -175,8 +175,8 @@ class FitLoop:
             kernels.unsupported(self))
         if reason is not None:
             if executor == "compiled":
-                raise ValueError(f"executor='compiled' cannot run this fit: {reason}. Use "
-                                 "executor='numpy' (or 'auto', which picks it).")
+                raise UserError(f"executor='compiled' cannot run this fit: {reason}. Use "
+                                "executor='numpy' (or 'auto', which picks it).")
             params.update(executor="numpy", executor_reason=f"auto: {reason}")
             return None
         if executor == "auto":

@@ -127,9 +127,10 @@ def _draw_paths(ax: Axes, paths: list[np.ndarray], labels: list[str]) -> list[An
     for rank, k in enumerate(order):
         path, color = paths[k], f"C{(k + 1) % 10}"
         style, marker = _PATH_STYLES[k % len(_PATH_STYLES)]
-        (handles[k],) = ax.plot(path[:, 0], path[:, 1], ls=style, marker=marker,
-                                ms=3.5 if len(path) <= 60 else 2.0,
-                                lw=1.2 + 0.8 * (len(paths) - 1 - rank), color=color,
+        long = len(path) > 60  # a long noisy path reads best as a thin solid line
+        (handles[k],) = ax.plot(path[:, 0], path[:, 1], ls="-" if long else style,
+                                marker=marker, ms=2.0 if long else 3.5,
+                                lw=1.3 + 0.5 * (len(paths) - 1 - rank), color=color,
                                 zorder=3 + rank,
                                 label=f"{labels[k]} ({len(path) - 1} steps)")
         ax.plot(path[-1, 0], path[-1, 1], "s", ms=7, color=color, markeredgecolor="black",
