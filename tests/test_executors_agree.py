@@ -255,13 +255,67 @@ def test_full_batch_on_all_cores_is_deterministic_and_agrees():
     assert np.array_equal(again.theta, models[1].theta)  # bit for bit
 
 
+class Swish(gd.activations.Activation):
+    """An activation the kernels do not know."""
+
+    name = "swish"
+
+    def forward(self, Z):
+        return Z / (1.0 + np.exp(-Z))
+
+    def derivative(self, Z):
+        s = 1.0 / (1.0 + np.exp(-Z))
+        return s + Z * s * (1.0 - s)
+
+
 def test_unsupported_models_fall_back_or_refuse():
     X, y = _data(20, 3, 1, "real", np.random.default_rng(0))
-    model = gd.Sequential([gd.Dense(1)], input_dim=3, dtype="float32")
+    model = gd.Sequential([gd.Dense(1)], input_dim=3)
     model.compile(loss="mse", optimizer=gd.SGD(0.01))
-    model.fit(X, y, epochs=1, verbose=0)  # auto: the reference executor
-    with pytest.raises(ValueError, match="float64"):
+    model.layers[0].activation = Swish()
+    history = model.fit(X, y, epochs=1, verbose=0)  # auto: the reference executor
+    assert history.params["executor"] == "numpy"
+    assert history.params["executor_reason"] == "auto: activation Swish() has no compiled kernel"
+    with pytest.raises(ValueError, match="Swish"):
         model.fit(X, y, epochs=1, verbose=0, executor="compiled")
+
+
+F32_CASES = [case for case in CASES if case[0] in (
+    "linear-mse-sgd", "relu-bce-adam", "exp-sparse-cce-rmsprop", "poisson-exposure-adam",
+    "generic-mse-sigmoid", "sigmoid-bce-nesterov-weights")]
+
+
+@pytest.mark.parametrize("batch_size", ["full", 1, 7, 20])
+@pytest.mark.parametrize("case", F32_CASES, ids=[case[0] for case in F32_CASES])
+def test_float32_models_run_compiled_and_agree_to_1e5(case, batch_size):
+    """θ and the optimizer state stay float32 (rounded at every step, as the reference
+    executor's); the compiled code computes each step in float64: agreement to 1e-5."""
+    _, hidden, output, units, loss, kind, optimizer, weights, exposure = case
+    rng = np.random.default_rng(11)
+    X, y = _case_data(kind, units, rng)
+    kwargs = {"batch_size": batch_size, "epochs": 4, "seed": 5}
+    if weights:
+        kwargs["sample_weight"] = rng.uniform(0.2, 2.0, size=len(X))
+    if exposure:
+        kwargs["exposure"] = rng.uniform(0.3, 1.5, size=len(X))
+
+    def build():
+        model = _build(hidden, output, units, loss, optimizer)
+        return gd.Sequential(model.layers, input_dim=3, seed=3, dtype="float32")
+
+    models = []
+    for executor in ("numpy", "compiled"):
+        model = build()
+        model.compile(loss=loss, optimizer=gd.optimizers.get(optimizer.get_config()))
+        history = model.fit(X, y, verbose=0, executor=executor, **kwargs)
+        models.append(model)
+    reference, compiled = models
+    assert history.params["executor"] == "compiled" and compiled.theta.dtype == np.float32
+    scale = np.max(np.abs(reference.theta))
+    np.testing.assert_allclose(compiled.theta, reference.theta, rtol=1e-5, atol=1e-5 * scale)
+    for a, b in zip(reference.optimizer_state, compiled.optimizer_state, strict=True):
+        assert np.asarray(b).dtype == np.asarray(a).dtype
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * (np.max(np.abs(a)) + 1e-30))
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 20, "full"])
@@ -287,17 +341,7 @@ def test_kernel_codes_come_from_the_registries():
     assert codes.SCHEDULE_CODES["step"] == codes.STEP_DECAY
 
 
-def test_a_part_without_kernel_runs_on_the_reference_executor(monkeypatch):
-    class Swish(gd.activations.Activation):
-        name = "swish"
-
-        def forward(self, Z):
-            return Z / (1.0 + np.exp(-Z))
-
-        def derivative(self, Z):
-            s = 1.0 / (1.0 + np.exp(-Z))
-            return s + Z * s * (1.0 - s)
-
+def test_a_part_without_kernel_runs_on_the_reference_executor():
     model = _build(None, "linear", 1, "mse", gd.SGD(0.01))
     model.layers[0].activation = Swish()
     assert kernels.unsupported(model) == "activation Swish() has no compiled kernel"
@@ -333,7 +377,7 @@ def test_the_pool_is_made_once_and_sized_by_the_usable_cpus(monkeypatch):
 def test_auto_runs_a_small_fit_at_once_when_the_kernels_would_compile(monkeypatch):
     from gdlab.kernels import cache, choice
 
-    monkeypatch.setattr(choice, "_in_process", lambda kernel: False)
+    monkeypatch.setattr(choice, "_in_process", lambda kernel, dtype: False)
     monkeypatch.setattr(cache, "cached", lambda kernel: False)
     X, y = _data(1000, 3, 1, "binary", np.random.default_rng(0))
     model = _build(None, "sigmoid", 1, "binary_crossentropy", gd.SGD(0.1))

@@ -1,31 +1,35 @@
 r"""The compiled executor: whole epochs of the reference executor's math, in numba.
 
-``fit(..., executor="compiled")`` (or ``"auto"``, the default, when no trace or
-per-step callback needs Python between steps) runs each epoch with one call into
-compiled code. The math is that of :mod:`gdlab.nn.network`, :mod:`gdlab.nn.losses`,
-:mod:`gdlab.nn.activations`, :mod:`gdlab.optim.optimizers` and :mod:`gdlab.optim.schedules`, written
-row by row (:mod:`gdlab.kernels.rows`), block by block (:mod:`gdlab.kernels.blocks`),
-step by step (:mod:`gdlab.kernels.updates`) and epoch by epoch
-(:mod:`gdlab.kernels.epoch`), over the integer codes of :mod:`gdlab.kernels.codes` and
-the records of :mod:`gdlab.kernels.specs`:
+``fit(..., executor="compiled")``, or ``"auto"`` (the default) when its cost model
+expects it to be faster (:mod:`gdlab.kernels.choice`) and no trace or per-step callback
+needs Python between steps, runs each epoch with one call into compiled code. The math
+is that of :mod:`gdlab.nn.network`, :mod:`gdlab.nn.losses`, :mod:`gdlab.nn.activations`,
+:mod:`gdlab.optim.optimizers` and :mod:`gdlab.optim.schedules`, written row by row
+(:mod:`gdlab.kernels.rows`), block by block (:mod:`gdlab.kernels.blocks`), step by step
+(:mod:`gdlab.kernels.updates`) and epoch by epoch (:mod:`gdlab.kernels.epoch`), over the
+integer codes of :mod:`gdlab.kernels.codes` and the records of :mod:`gdlab.kernels.specs`:
 
 * the epoch's row order is drawn in Python by the same generator as the reference
   executor, so both visit the same batches;
-* X is never copied: small batches (fewer than 16 rows) are read from X in place, row by
-  row; larger ones are gathered into a buffer allocated once per epoch and go through
-  each layer as one matrix product; the next rows are prefetched from memory;
-* θ is the model's own flat vector, updated in place; the optimizer state is copied in
-  and out once per epoch;
+* X is never copied: a GLM's batches and a network's small batches (fewer than 16 rows)
+  are read from X in place, row by row; a network's larger ones are gathered into a
+  buffer allocated once per epoch and go through each layer as one matrix product; the
+  next rows are prefetched from memory;
+* θ and the optimizer state are copied in, updated in place and handed back once per
+  epoch (the model takes them with :meth:`~gdlab.train.model.Sequential.advance`);
 * a full batch (and any batch of more than :data:`BLOCK_ROWS` rows) is one pass over X
-  in fixed row blocks, run by one thread per core (the compiled code releases the GIL)
-  and summed in block order: the same result on every run, whatever the thread count.
+  in fixed row blocks, run by one thread per usable CPU (the compiled code releases the
+  GIL; BLAS is held to one thread inside them) and summed in block order: the same
+  result on every run, whatever the thread count;
+* a float32 model keeps X, θ and the optimizer state in float32 (θ rounded at every
+  step, as the reference executor does) and computes each step in float64.
 
-The two executors agree to about 1e-12 in float64 (``tests/test_executors_agree.py``);
-they differ only in the order of floating-point sums. Compiled functions are cached on
-disk (``cache=True``): the first fit in a new environment compiles (about 15 s for a
-mini-batch fit and 3 s more for a full batch on a busy 2-core machine: see
-``docs/benchmarks.md``), later processes load the cache (about 0.6 s, most of it numba's
-own start-up: importing numba and setting up its typing and target registries).
+The two executors agree to about 1e-12 in float64 and 1e-5 in float32
+(``tests/test_executors_agree.py``); in float64 they differ only in the order of
+floating-point sums. Compiled functions are cached on disk (``cache=True``, see
+:mod:`gdlab.kernels.cache`): the first compiled fit in a new environment compiles its
+entry point (a GLM about 3.5 s, a network 7-10 s of CPU on a 2-core machine), later
+processes load it (about 0.6 s, most of it importing numba).
 
 Examples
 --------
