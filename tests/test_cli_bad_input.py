@@ -264,3 +264,43 @@ def test_predict_with_a_folder_without_model(work, capsys):
     (work / "folder").mkdir()
     fails(["predict", work / "folder", work / "good.csv", "--out", work / "p.csv"], work,
           capsys, "without model.npz")
+
+
+# --- outputs that cannot be made, other commands ---------------------------------------
+def test_an_output_under_a_file_fails_at_once_without_naming_the_temporary(work, fitted,
+                                                                             capsys, monkeypatch):
+    from gdlab.cli import demo
+
+    def never(*args, **kwargs):
+        raise AssertionError("the demo trained before it could make its folder")
+
+    monkeypatch.setattr(demo, "compare_variants", never)
+    for argv in (["demo", "--out", work / "good.csv" / "d"],
+                 ["predict", fitted, work / "good.csv", "--out", work / "good.csv" / "p.csv"],
+                 fit(work)[:4] + ["--out", work / "good.csv" / "r"]):
+        err = fails(argv, work, capsys, "Cannot write --out", "good.csv")
+        assert ".tmp" not in err and ".partial" not in err
+
+
+def test_predict_into_a_folder(work, fitted, capsys):
+    (work / "p.csv").mkdir()
+    fails(["predict", fitted, work / "good.csv", "--out", work / "p.csv"], work, capsys,
+          "is a folder")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_explore_with_a_bad_port(tmp_path, capsys, port):
+    fails(["explore", "--port", port, "--no-browser"], tmp_path, capsys, "--port",
+          "0…65535")
+
+
+def test_explore_without_its_extra_says_what_to_install_once(tmp_path, capsys, monkeypatch):
+    import sys
+
+    for name in ("gdlab.explorer.server", "gdlab.explorer.app"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    for name in ("uvicorn", "starlette"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    err = fails(["explore", "--no-browser"], tmp_path, capsys, "is missing",
+                'pip install "gdlab[explore]"')
+    assert err.count("gdlab[explore]") == 1

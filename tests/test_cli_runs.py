@@ -265,3 +265,80 @@ def test_an_internal_bug_keeps_its_traceback_and_status_1(steep, capsys, monkeyp
 def test_user_errors_stay_one_line_with_status_2(steep, capsys, argv, fragment):
     code, _, err = run(["fit", steep / "s.csv", *argv, "--out", steep / "r"], capsys)
     assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err
+
+
+# --- predict --out: a file that appears while the command runs is kept -----------------
+@pytest.fixture
+def fitted_run(steep, capsys):
+    code, _, err = run(["fit", steep / "s.csv", "--target", "y", "--epochs", "1", "--quiet",
+                        "--executor", "numpy", "--out", steep / "r"], capsys)
+    assert code == 0, err
+    return steep
+
+
+def someone_else_writes(monkeypatch, target):
+    """Make ``target`` appear (another process) while predict computes its predictions."""
+    import importlib
+
+    main_module = importlib.import_module("gdlab.cli.main")
+    real = main_module._prediction_frame
+
+    def frame_then_theirs(*args):
+        target.write_text("theirs")
+        return real(*args)
+
+    monkeypatch.setattr(main_module, "_prediction_frame", frame_then_theirs)
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_predictions_file_that_appears_during_predict_is_kept(fitted_run, capsys,
+                                                               monkeypatch, hard_links):
+    if not hard_links:  # a file system without them: the O_EXCL copy
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(
+            OSError(1, "Operation not permitted")))
+    target = fitted_run / "p.csv"
+    someone_else_writes(monkeypatch, target)
+    code, _, err = run(["predict", fitted_run / "r", fitted_run / "s.csv", "--out", target],
+                       capsys)
+    assert code == 2 and err.count("\n") == 1 and "appeared while the command ran" in err
+    assert target.read_text() == "theirs"
+    assert leftovers(fitted_run) == []
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_predict_publishes_the_whole_file_and_force_replaces(fitted_run, capsys,
+                                                             monkeypatch, hard_links):
+    if not hard_links:
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(
+            OSError(95, "Operation not supported")))
+    target = fitted_run / "p.csv"
+    code, out, err = run(["predict", fitted_run / "r", fitted_run / "s.csv", "--out", target],
+                         capsys)
+    assert code == 0, err
+    first = pd.read_csv(target)
+    assert len(first) == 60 and list(first.columns) == ["prediction"]
+    someone_else_writes(monkeypatch, target)
+    code, out, err = run(["predict", fitted_run / "r", fitted_run / "s.csv", "--out", target,
+                          "--force"], capsys)
+    assert code == 0, err
+    assert pd.read_csv(target).equals(first) and leftovers(fitted_run) == []
+
+
+def test_a_run_folder_taken_just_before_the_rename_is_kept(tmp_path, monkeypatch):
+    from gdlab.cli import runs
+
+    target, calls = tmp_path / "r", []
+    real = runs.refuse_existing
+
+    def taken_right_after_the_check(path, **kwargs):
+        real(path, **kwargs)
+        calls.append(path)
+        if len(calls) == 2:  # the check before the rename: the name is taken right after it
+            target.mkdir()
+            (target / "theirs.txt").write_text("theirs")
+
+    monkeypatch.setattr(runs, "refuse_existing", taken_right_after_the_check)
+    with pytest.raises(runs.CommandError, match="appeared while the command ran"), \
+            runs.RunFolder(target, force=False) as tmp:
+        (tmp / "model.npz").write_bytes(b"x")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["r", "theirs.txt"]

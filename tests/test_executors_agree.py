@@ -391,16 +391,19 @@ def test_auto_runs_a_small_fit_at_once_when_the_kernels_would_compile(monkeypatc
 def test_the_cost_model_compiles_big_jobs_only():
     from gdlab.kernels.choice import COMPILE, LOAD, estimate
 
-    def cost(epochs, start, batch_size=32, n=1_000_000):
-        return estimate(n=n, n_params=21, layers=1, batch_size=batch_size, epochs=epochs,
-                        start=start)
+    def cost(epochs, start, batch_size=32, n=1_000_000, n_params=21, layers=1):
+        return estimate(n=n, n_params=n_params, layers=layers, batch_size=batch_size,
+                        epochs=epochs, start=start, glm=layers == 1)
 
-    cold = COMPILE["run_epoch_blocks"]
+    cold = COMPILE["run_epoch_glm"]
     assert cost(3, cold).reference < cost(3, cold).compiled  # 1e6 rows, 3 epochs: numpy
     assert cost(3, LOAD).compiled < cost(3, LOAD).reference  # cached: worth loading
-    assert cost(50, cold).compiled < cost(50, cold).reference  # long enough to compile
+    assert cost(20, cold).compiled < cost(20, cold).reference  # long enough to compile
     small = cost(5, LOAD, n=1000)
     assert small.reference < small.compiled  # a small fit never waits for numba
+    # an MLP's batches of 256 rows: BLAS on NumPy is as fast as the compiled block path
+    mlp = cost(1, 0.0, batch_size=256, n_params=1217, layers=3)
+    assert mlp.reference < mlp.compiled
 
 
 def test_the_cache_check_finds_what_numba_wrote(monkeypatch, tmp_path):

@@ -211,19 +211,18 @@ def run_demo(out: str | Path = "gdlab-demo", *, force: bool = False,
 
     from gdlab.cli.runs import RunFolder
 
-    folder = RunFolder(out, force=force)
     start = time.perf_counter()
     datasets, tables = [], {}
-    for name in ("breast_cancer", "wine"):
-        data = demo_data(name)
-        table, runs = compare_variants(data)
-        tables[name] = table
-        datasets.append((data, runs))
-        if not quiet:
-            _print_table(f"{name.replace('_', ' ')} ({data.kind} regression, "
-                         f"{data.description}), SGD η = {LEARNING_RATE}, {EPOCHS} epochs:",
-                         table)
-    with folder as tmp:
+    with RunFolder(out, force=force) as tmp:  # made first: a bad --out fails at once
+        for name in ("breast_cancer", "wine"):
+            data = demo_data(name)
+            table, runs = compare_variants(data)
+            tables[name] = table
+            datasets.append((data, runs))
+            if not quiet:
+                _print_table(f"{name.replace('_', ' ')} ({data.kind} regression, "
+                             f"{data.description}), SGD η = {LEARNING_RATE}, {EPOCHS} "
+                             "epochs:", table)
         (tmp / "histories").mkdir()
         (tmp / "models").mkdir()
         for data, runs in datasets:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from gdlab._checks import UserError
 from gdlab.cli.parser import build_parser
-from gdlab.cli.runs import CommandError, RunFolder, refuse_existing
+from gdlab.cli.runs import CommandError, OutputFile, RunFolder
 
 if TYPE_CHECKING:
     from gdlab.train.saving import SavedModel
@@ -86,20 +86,18 @@ def _exposure_of(saved: SavedModel, frame: pd.DataFrame, *, required: bool) -> n
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from gdlab.io.persistence import atomic_write
-
     out = Path(args.out)
     if not out.name.lower().endswith((".csv", ".parquet")):
         raise CommandError(f"--out {out} must end in .csv or .parquet.")
-    refuse_existing(out, force=args.force, what="Output file")
-    saved, frame = _saved_and_frame(args)
-    X = saved.preprocessing.transform(frame)
-    exposure = _exposure_of(saved, frame, required=False)
-    result = _prediction_frame(saved, saved.model.predict(X), exposure)
-    if out.name.lower().endswith(".parquet"):
-        atomic_write(out, lambda file: result.to_parquet(file, index=False))
-    else:
-        atomic_write(out, lambda file: file.write(result.to_csv(index=False).encode()))
+    with OutputFile(out, force=args.force) as file:  # published only if all went well
+        saved, frame = _saved_and_frame(args)
+        X = saved.preprocessing.transform(frame)
+        exposure = _exposure_of(saved, frame, required=False)
+        result = _prediction_frame(saved, saved.model.predict(X), exposure)
+        if out.name.lower().endswith(".parquet"):
+            result.to_parquet(file, index=False)
+        else:
+            file.write(result.to_csv(index=False).encode())
     print(f"Wrote {len(result)} predictions to {out}.")
 
 
@@ -153,9 +151,10 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         from gdlab import explorer
 
         explorer.main(port=args.port, open_browser=not args.no_browser)
-    except ImportError as error:
-        raise CommandError(f"The explorer needs extra packages ({error}); install them with: "
-                           'pip install "gdlab[explore]"') from None
+    except ImportError as error:  # the explorer names the missing package in its cause
+        missing = getattr(error.__cause__, "name", None) or error.name or error
+        raise CommandError(f"gdlab explore needs the explore extra ({missing} is missing); "
+                           'install it with: pip install "gdlab[explore]"') from None
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:

@@ -50,6 +50,7 @@ def _checked(convert: Callable[[str], Any], accept: Callable[[Any], bool],
 _positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
 _non_negative_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+_port = _checked(int, lambda v: 0 <= v <= 65535, "a port number in 0…65535 (0: any free port)")
 _fraction = _checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--learning-rates", type=_float_list, required=True,
                        metavar="0.001,0.01,0.1,1")
     explore = commands.add_parser("explore", help="the interactive demo in the browser")
-    explore.add_argument("--port", type=_positive_int, default=8050)
+    explore.add_argument("--port", type=_port, default=8050,
+                         help="0 picks a free port (default 8050)")
     explore.add_argument("--no-browser", action="store_true")
     return parser

@@ -7,8 +7,8 @@ and :math:`L` layers:
 
 .. math::
 
-    T_\text{reference} &= E\,\bigl(S\,(s_0 + s_1 L) + n P\, c\bigr) \\
-    T_\text{compiled}  &= T_\text{start} + E\,\bigl(S\, s' + n\,(r' + P\, c')\bigr)
+    T_\text{reference} &= E\,\bigl(S L s + n\,(r + P c)\bigr) \\
+    T_\text{compiled}  &= T_\text{start} + E\,\bigl(S s' + n\,(r' + P c')\bigr)
 
 :math:`T_\text{start}` is the import of numba (if this process has not imported it
 yet) plus, for the compiled entry point the fit needs (:func:`entry_point`): nothing if
@@ -42,10 +42,14 @@ from gdlab.kernels import cache, codes
 __all__ = ["COMPILE", "LOAD", "Cost", "choose", "entry_point", "estimate", "is_glm",
            "unsupported"]
 
-#: reference executor: seconds per step (s₀ + s₁ per layer), per row × parameter (c)
-REFERENCE_STEP, REFERENCE_LAYER, REFERENCE_ROW_PARAM = 12e-6, 12e-6, 2e-9
-#: compiled executor: seconds per step (s'), per row (r'), per row × parameter (c')
-COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-6, 2e-7, 1.5e-9
+#: reference executor: seconds per step and layer (s), per row (r), per row × parameter
+#: (c; a batch of more than 2048 rows makes large temporaries: :data:`REFERENCE_BIG_BATCH`)
+REFERENCE_LAYER_STEP, REFERENCE_ROW, REFERENCE_ROW_PARAM = 16e-6, 1e-7, 0.6e-9
+REFERENCE_BIG_BATCH = 2e-9
+#: compiled executor: seconds per step (s'), per row (r'), per row × parameter (c'; a
+#: network's batches of fewer than 16 rows, row by row: :data:`COMPILED_ROW_PATH`)
+COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-7, 1e-7, 0.8e-9
+COMPILED_ROW_PATH = 2.7e-9
 #: seconds to import numba; to load one kernel from numba's disk cache
 NUMBA_IMPORT, LOAD = 0.4, 0.2
 #: seconds to compile each entry point with everything it calls (empty cache; numba's
@@ -110,13 +114,16 @@ def entry_point(batch_size: int, glm: bool) -> str:
 
 
 def estimate(*, n: int, n_params: int, layers: int, batch_size: int, epochs: int,
-             start: float) -> Cost:
+             start: float, glm: bool = False) -> Cost:
     """The cost model above: seconds on each executor (``start``: T_start)."""
     steps = -(-n // batch_size)
-    reference = epochs * (steps * (REFERENCE_STEP + REFERENCE_LAYER * layers)
-                          + n * n_params * REFERENCE_ROW_PARAM)
+    c = REFERENCE_BIG_BATCH if batch_size > _BLOCK_ROWS else REFERENCE_ROW_PARAM
+    reference = epochs * (steps * REFERENCE_LAYER_STEP * layers
+                          + n * (REFERENCE_ROW + n_params * c))
+    row_path = not glm and batch_size < _BLOCK_MIN
+    c_compiled = COMPILED_ROW_PATH if row_path else COMPILED_ROW_PARAM
     compiled = start + epochs * (steps * COMPILED_STEP
-                                 + n * (COMPILED_ROW + n_params * COMPILED_ROW_PARAM))
+                                 + n * (COMPILED_ROW + n_params * c_compiled))
     return Cost(reference, compiled)
 
 
@@ -147,9 +154,10 @@ def _start(batch_size: int, glm: bool, dtype: str) -> tuple[float, str]:
 
 def choose(model: Any, *, n: int, batch_size: int, epochs: int) -> tuple[str, str]:
     """("compiled" or "numpy", why) for ``executor="auto"`` on a supported model."""
-    start, state = _start(batch_size, is_glm(model), model.dtype.name)
+    glm = is_glm(model)
+    start, state = _start(batch_size, glm, model.dtype.name)
     cost = estimate(n=n, n_params=int(model.theta.size), layers=len(model.layers),
-                    batch_size=batch_size, epochs=epochs, start=start)
+                    batch_size=batch_size, epochs=epochs, start=start, glm=glm)
     pick = "compiled" if cost.compiled < cost.reference else "numpy"
     return pick, (f"auto: estimated {cost.reference:.3g} s on numpy, {cost.compiled:.3g} s "
                   f"compiled ({state})")
