@@ -152,7 +152,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
     try:
         from gdlab import explorer
 
-        explorer.main(port=args.port, open_browser=not args.no_browser)
+        explorer.main(port=args.port, open_browser=not args.no_browser, host=args.host)
     except ImportError as error:
         raise CommandError(f"The explorer needs extra packages ({error}); install them with: "
                            'pip install "gdlab[explore]"') from None
