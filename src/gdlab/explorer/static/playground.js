@@ -33,10 +33,14 @@ const Playground = (() => {
   function fillParams(names) {
     for (const [id, fallback] of [["pg-param-i", 0], ["pg-param-j", 1]]) {
       const select = $(id), old = Number(select.value);
+      // the first time, the page's address may ask for a pair of parameters
+      const asked = S.desc ? NaN : Number(Settings.wanted(id));
       select.innerHTML = names.map((n, k) => `<option value="${k}">${n}</option>`).join("");
-      select.value = String(old < names.length && select.options.length && !isNaN(old) && S.desc
+      select.value = String(asked >= 0 && asked < names.length ? asked
+        : old < names.length && select.options.length && !isNaN(old) && S.desc
         && S.desc.param_names.join() === names.join() ? old : fallback);
     }
+    Settings.schedule();
   }
 
   async function init() {
