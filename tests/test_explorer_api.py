@@ -240,3 +240,12 @@ def test_main_serves_until_ctrl_c(monkeypatch, capsys):
     assert "lecture" in seen["answer"]["datasets"]
     assert seen["server"]._thread is None  # stopped and joined
     assert "http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_the_largest_stable_learning_rate_is_sent_once(client):
+    init = client.post("/api/playground/init", json={"dataset": "lecture"}).json()
+    assert init["stable_learning_rate"]["exact"] is True
+    assert init["stable_learning_rate"]["value"] == pytest.approx(0.18029485, rel=1e-6)
+    mlp = client.post("/api/playground/init", json={
+        "dataset": "blobs", "model": "mlp", "n": 900}).json()["stable_learning_rate"]
+    assert mlp["exact"] is False and 0 < mlp["value"] < 1e3

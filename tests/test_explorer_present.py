@@ -70,6 +70,8 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     theta = tab.evaluate("Playground.state.runs[0].theta")
     # the lecture's first batch step, ∇ = (−14.69, −6.00), with η = 0.05
     assert [round(v, 3) for v in theta] == [0.735, 0.3]
+    status = tab.inner_text("#pg-status-0")
+    assert "largest stable η = 2/λ_max = 0.180295" in status and "above it" not in status
     tab.screenshot(path=str(ARTIFACTS / "9-presenter-playground.png"), full_page=True)
     tab.fill("#pg-lr-0", "0.02")
     tab.wait_for_function("location.search.includes('lr-0=0.02')")

@@ -201,6 +201,21 @@ class Session:
         model.compile(loss=self.loss)
         return model
 
+    def stable_learning_rate(self) -> dict[str, Any]:
+        r"""The largest stable learning rate at θ₀, :math:`2/\lambda_{\max}` of the Hessian
+        (exact for a linear model's MSE; else power iteration on at most 500 rows)."""
+        from gdlab.train.stability import stable_learning_rate
+
+        model, X, y = self.model_copy(), self.data.X, self.data.y
+        exact = self.model_kind == "linear"
+        if not exact and X.shape[0] > 500:
+            rows = np.random.default_rng(0).choice(X.shape[0], 500, replace=False)
+            X, y = X[rows], y[rows]
+        model.set_theta(self.theta0)
+        with np.errstate(all="ignore"):
+            value = stable_learning_rate(model, X, y, iterations=40, tol=1e-3)
+        return {"value": finite(value), "exact": exact}
+
     def describe(self) -> dict[str, Any]:
         """What the page needs once: names, θ₀, the data points, the first losses."""
         data = self.data
@@ -212,6 +227,7 @@ class Session:
                 "model": self.model_kind, "loss": self.loss, "kind": data.kind,
                 "feature_names": data.feature_names, "target_name": data.target_name,
                 "classes": data.classes, "n": n, "epochs": self.epochs,
+                "stable_learning_rate": self.stable_learning_rate(),
                 "points": {"X": finite(data.X[shown, :2]), "y": finite(data.y[shown])},
                 "runs": [{"variant": run.plan.variant, "batch_size": run.plan.batch_size,
                           "steps_per_epoch": run.plan.steps_per_epoch,

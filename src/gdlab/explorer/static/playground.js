@@ -155,6 +155,13 @@ const Playground = (() => {
     let text = `${k ? "B" : "A"}: ${r.variant} (batch of ${r.batch_size}), η=${r.learning_rate}, ` +
       `${r.optimizer} · ${run.step} steps, epoch ${Math.min(run.epoch + 1, d.epochs)}/${d.epochs}\n` +
       `loss over all ${d.n} rows = ${Plot.fmt(last)}\nθ = (${theta})`;
+    const bound = d.stable_learning_rate;
+    if (bound && bound.value !== null) {
+      const over = r.learning_rate > bound.value;
+      text += `\nlargest stable η = 2/λ_max ${bound.exact ? "=" : "at θ₀ ≈"} ${Plot.fmt(bound.value)}` +
+        (over ? (r.optimizer === "sgd" && r.variant === "batch" && bound.exact
+          ? ": η is above it, the steps will grow" : ": η is above it") : "");
+    }
     if (run.done && !run.diverged) text += "\nfinished";
     box.textContent = text;
     if (run.diverged) {
