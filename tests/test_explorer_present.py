@@ -73,6 +73,12 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     status = tab.inner_text("#pg-status-0")
     assert "largest stable η = 2/λ_max = 0.180295" in status and "above it" not in status
     tab.screenshot(path=str(ARTIFACTS / "9-presenter-playground.png"), full_page=True)
+    latex = tab.request.get(tab.eval_on_selector("#pg-export-latex-0", "a => a.href")).text()
+    assert "\\begin{tabular}" in latex and "(0.7347, 0.3002)" not in latex  # LaTeX vectors
+    assert "0.7347 \\\\ 0.3002" in latex  # θ₁ in a pmatrix, 4 decimals
+    path = tab.request.get(tab.eval_on_selector("#pg-export-path", "a => a.href")).text()
+    assert path.splitlines()[0] == "run,step,epoch,batch_loss,full_loss,w,b"
+    assert path.splitlines()[2].startswith("A,0,0,11.716")
     tab.fill("#pg-lr-0", "0.02")
     tab.wait_for_function("location.search.includes('lr-0=0.02')")
     address = tab.evaluate("location.href")

@@ -14,6 +14,8 @@ failure 500 with a generic message and an id, the traceback being logged server-
 ``POST /api/playground/init``          data set, model, runs → a session and θ₀
 ``POST /api/playground/step``          ``{session, steps}`` → each run's new θ, table
 ``POST /api/playground/contours``      ``{session, i, j}`` → loss on a grid of (θ_i, θ_j)
+``GET  /api/playground/export``        ``?session&format=json|csv|latex[&what][&run]``:
+                                       the run as a file (see :mod:`.export`)
 =====================================  ================================================
 
 A whole class can share one server: session ids are random (:mod:`gdlab.explorer.store`),
@@ -25,6 +27,7 @@ that two requests on one session never interleave.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +36,11 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gdlab.explorer import datasets, hidden, views
+from gdlab.explorer import datasets, export, hidden, views
 from gdlab.explorer.guards import BodyLimit, BodyTooLarge, error_handler
 from gdlab.explorer.playground import RunConfig, Session
 from gdlab.explorer.store import IDLE_TIMEOUT, Store, StoreFull, UnknownKey
@@ -144,6 +147,32 @@ class Explorer:
         return views.contours(model, session.data, i, j, views.contour_box(np.vstack(corners)))
 
 
+EXPORTS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+           "latex": "application/x-latex; charset=utf-8"}
+
+
+def _export(explorer: Explorer, query: dict[str, str]) -> Response:
+    """A session's run as a file: ``format`` json, csv (``what`` path or tables) or latex
+    (the current step of ``run`` 0 or 1)."""
+    session = explorer.sessions.get(query.get("session"))
+    kind, what = query.get("format", "json"), query.get("what", "path")
+    if kind not in EXPORTS or what not in ("path", "tables"):
+        raise ValueError(f"format must be one of {list(EXPORTS)} and what 'path' or 'tables'; "
+                         f"got format={kind!r}, what={what!r}.")
+    with session.lock:
+        if kind == "json":
+            body, name = json.dumps(export.as_json(session), allow_nan=False), "gdlab-run.json"
+        elif kind == "csv":
+            frame = export.path_frame(session) if what == "path" else export.tables_frame(session)
+            body, name = frame.to_csv(index=False), f"gdlab-run-{what}.csv"
+        else:
+            run = query.get("run", "0")
+            body = export.latex(session, int(run) if run.isdigit() else run)
+            name = f"gdlab-step-{'AB'[int(run)]}.tex"
+    return Response(body, media_type=EXPORTS[kind],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def _threaded(function: Any) -> Any:
     """An endpoint that runs ``function(json_body)`` and encodes its answer in a worker
     thread (the event loop only moves bytes)."""
@@ -181,8 +210,12 @@ def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
         body = await request.body()  # BodyLimit stops it past datasets.MAX_BYTES
         return await _compute(lambda: JSONResponse(explorer.upload(body)))
 
+    async def export_run(request: Request) -> Response:
+        return await _compute(_export, explorer, dict(request.query_params))
+
     routes = [
         Route("/", index),
+        Route("/api/playground/export", export_run),
         Route("/api/function/info", function_info),
         Route("/api/function", _threaded(lambda body: hidden.points(body.get("x"))),
               methods=["POST"]),

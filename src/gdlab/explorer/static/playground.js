@@ -54,6 +54,7 @@ const Playground = (() => {
       if (seq !== S.initSeq) return;
       fillParams(d.param_names);
       S.session = d.session; S.desc = d; S.contour = null;
+      exportLinks();
       S.runs = d.runs.map((r) => ({ path: [d.theta0], full: [[0, r.full_loss]], batch: [],
         step: 0, epoch: 0, done: false, diverged: null, table: null, theta: d.theta0,
         picture: d.picture }));
@@ -65,6 +66,15 @@ const Playground = (() => {
     } catch (error) {
       if (seq === S.initSeq) { S.session = null; message(error.message); render(); }
     }
+  }
+
+  // The export links of this session (the server writes the files).
+  function exportLinks() {
+    const base = `/api/playground/export?session=${encodeURIComponent(S.session)}`;
+    $("pg-export-path").href = `${base}&format=csv&what=path`;
+    $("pg-export-tables").href = `${base}&format=csv&what=tables`;
+    $("pg-export-json").href = `${base}&format=json`;
+    for (const k of [0, 1]) $(`pg-export-latex-${k}`).href = `${base}&format=latex&run=${k}`;
   }
 
   // Re-initialise only when a setting really changed (a blur also fires "change").
