@@ -144,7 +144,12 @@ class Explorer:
         with session.lock:  # a copy, so that steps need not wait for the grid
             corners = [np.array([run.low[[i, j]], run.high[[i, j]]]) for run in session.runs]
             model = session.model_copy()
-        return views.contours(model, session.data, i, j, views.contour_box(np.vstack(corners)))
+        optimum = session.optimum
+        if optimum is not None:  # the view holds θ₀, every path and the minimum
+            corners.append(optimum[[i, j]][None, :])
+        out = views.contours(model, session.data, i, j, views.contour_box(np.vstack(corners)))
+        out["optimum"] = None if optimum is None else views.finite(optimum[[i, j]])
+        return out
 
 
 EXPORTS = {"json": "application/json", "csv": "text/csv; charset=utf-8",

@@ -201,6 +201,15 @@ class Session:
         self.runs = [Run(data, self._layers(), self.loss, self.theta0, config,
                          epochs=self.epochs, seed=self.seed) for config in configs]
 
+    @property
+    def optimum(self) -> FloatArray | None:
+        r"""The minimum of the loss when it is known exactly: the least-squares θ* of the
+        linear model (:math:`\tilde X \theta \approx y`, θ ordered as w then b); else None."""
+        if self.model_kind != "linear":
+            return None
+        X1 = np.column_stack([self.data.X, np.ones(self.data.X.shape[0])])
+        return np.linalg.lstsq(X1, self.data.y, rcond=None)[0]
+
     def _layers(self) -> list[gd.Dense]:
         return [gd.Dense(**config) for config in self.layer_configs]
 

@@ -18,6 +18,7 @@ import numpy as np
 import gdlab as gd
 from gdlab._typing import FloatArray
 from gdlab.explorer.datasets import Dataset
+from gdlab.explorer.isolines import isolines, loss_levels
 
 __all__ = ["contour_box", "contours", "finite", "picture"]
 
@@ -74,7 +75,8 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
     dict
         ``a`` (values of θ_i), ``b`` (values of θ_j) and ``loss[row_b][col_a]``, the mean
         over all rows, or over a fixed sample of ``CONTOUR_ROWS`` rows of a larger data
-        set (``rows`` says how many).
+        set (``rows`` says how many); ``levels`` and ``lines``, the contour lines to draw
+        (:mod:`gdlab.explorer.isolines`).
     """
     n_params = model.n_params
     for name, value in (("i", i), ("j", j)):
@@ -101,8 +103,10 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
                     loss[row, col] = model.evaluate(X, y)
     finally:
         model.theta = saved
+    levels = loss_levels(loss)
     return {"i": i, "j": j, "a": a.tolist(), "b": b.tolist(), "loss": finite(loss),
-            "rows": int(X.shape[0]), "n": int(data.X.shape[0])}
+            "rows": int(X.shape[0]), "n": int(data.X.shape[0]), "levels": levels,
+            "lines": isolines(a, b, loss, levels)}
 
 
 def picture(model: gd.Sequential, data: Dataset) -> dict[str, Any] | None:

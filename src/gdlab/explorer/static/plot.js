@@ -70,6 +70,33 @@ const Plot = (() => {
     ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
   }
 
+  function square(ctx, x, y, r, color) {
+    ctx.fillStyle = color;
+    ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+  }
+
+  function star(ctx, x, y, r, color) {
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    for (let k = 0; k < 10; k++) {
+      const a = -Math.PI / 2 + (k * Math.PI) / 5, rr = k % 2 ? r * 0.45 : r;
+      (k ? ctx.lineTo : ctx.moveTo).call(ctx, x + rr * Math.cos(a), y + rr * Math.sin(a));
+    }
+    ctx.closePath(); ctx.fill();
+  }
+
+  // A small text on a white halo (contour levels).
+  function label(ctx, x, y, text) {
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    const w = ctx.measureText(text).width + 4;
+    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillRect(x - w / 2, y - 6, w, 12);
+    ctx.fillStyle = "#57606a";
+    ctx.fillText(text, x, y);
+    ctx.textBaseline = "alphabetic";
+  }
+
   function arrow(ctx, x0, y0, x1, y1, color) {
     const angle = Math.atan2(y1 - y0, x1 - x0);
     ctx.strokeStyle = ctx.fillStyle = color;
@@ -97,5 +124,5 @@ const Plot = (() => {
     return data;
   }
 
-  return { COLORS, fmt, frame, dot, arrow, api };
+  return { COLORS, fmt, frame, dot, square, star, label, arrow, api };
 })();
