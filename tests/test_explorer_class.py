@@ -213,3 +213,26 @@ def test_a_class_of_60_steps_without_an_error(capsys):
         print(f"\n[explorer load] {result.summary()}")
     assert result.errors == [] and result.lost_sessions == 0
     assert len(result.step_ms) == 60 * 15
+
+
+def test_a_kept_alive_connection_does_not_wait_40_ms_per_answer():
+    """Browsers keep the connection open; without TCP_NODELAY on the server's sockets
+    every answer waited for a delayed ACK (40 ms on Linux)."""
+    import socket
+    import statistics
+
+    from gdlab.explorer.server import ExplorerServer
+
+    with ExplorerServer(port=0) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            times = []
+            for _ in range(15):
+                began = time.perf_counter()
+                client.sendall(b"GET /api/function/info HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"}"):
+                    answer += client.recv(65536)
+                times.append(time.perf_counter() - began)
+    assert b"200 OK" in answer.split(b"\r\n")[0]
+    assert statistics.median(times) < 0.025, times

@@ -68,7 +68,10 @@ class ExplorerServer:
 
     def start(self, timeout: float = 10.0) -> ExplorerServer:
         """Bind the port, start serving in a thread, and wait until it answers."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on the accepted connections
+        # only then; without it a kept-alive connection waits 40 ms for every response
+        # (Nagle's algorithm meets delayed ACKs)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
