@@ -193,7 +193,9 @@ def main(argv: list[str] | None = None) -> LoadResult:
         result = run_load(url, students=args.students, steps=args.steps, think=args.think)
         if before is not None:
             result.server_cpu = cpu_seconds(pid) - before  # type: ignore[operator]
-    print(result.summary())
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{result.summary()}\n(machine load average 1/5/15 min after the run: {load} on "
+          f"{os.cpu_count()} cores; other work on the machine lengthens the latencies)")
     return result
 
 
