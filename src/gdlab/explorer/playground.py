@@ -261,7 +261,9 @@ class Session:
     def step(self, count: int = 1) -> list[dict[str, Any]]:
         """Advance every run by up to ``count`` steps; what changed, per run."""
         results = []
-        for run in self.runs:
+        # the page draws every run's fitted curve (one feature) but run A's regions only
+        curves = self.data.X.shape[1] == 1
+        for k, run in enumerate(self.runs):
             path, batch_loss, full_loss = [], [], []
             for _ in range(count):
                 out = run.step()
@@ -276,5 +278,6 @@ class Session:
                             "theta": finite(run.model.theta), "path": finite(path),
                             "batch_loss": finite(batch_loss), "full_loss": finite(full_loss),
                             "diverged": run.diverged, "done": run.done, "table": run.table(),
-                            "picture": picture(run.model, self.data)})
+                            "picture": picture(run.model, self.data) if curves or k == 0
+                            else None})
         return results
