@@ -115,3 +115,33 @@ def test_without_present_the_keys_do_nothing(tab, browser_and_url):
     tab.keyboard.press("d")
     assert not tab.is_checked("#show-derivatives")
     assert not tab.is_visible("#present-keys")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_both_pages_fit_a_phone_and_a_projector(browser_and_url, width):
+    """Nothing wider than the screen; each canvas has one pixel per screen pixel, so its
+    11 px labels stay 11 px on a phone."""
+    browser, url = browser_and_url
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    try:
+        page.goto(url + "?page=playground&compare=1")
+        page.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
+        page.click("#pg-step")
+        page.wait_for_function("Number(document.body.dataset.steps || 0) === 1")
+        page.screenshot(path=str(ARTIFACTS / f"11-playground-{width}px.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        sizes = page.eval_on_selector_all(
+            "canvas", "cs => cs.filter(c => c.offsetParent).map(c => "
+                      "[c.width, Math.round(c.clientWidth * devicePixelRatio)])")
+        assert len(sizes) == 3 and all(abs(a - b) <= 1 for a, b in sizes), sizes
+        page.click("#tab-gradient")
+        page.wait_for_selector("body[data-gradient-ready='1']")
+        page.set_viewport_size({"width": width, "height": 845})  # a resize redraws
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / f"12-function-{width}px.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        canvas = page.eval_on_selector(
+            "#function-canvas", "c => [c.width, Math.round(c.clientWidth * devicePixelRatio)]")
+        assert abs(canvas[0] - canvas[1]) <= 1
+    finally:
+        page.close()

@@ -234,7 +234,7 @@ const Playground = (() => {
   // top, run B dashed with square markers so that it shows where it overlaps run A.
   function drawContours() {
     const canvas = $("contour-canvas"), c = S.contour;
-    if (!c || !S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    if (!c || !S.desc) { Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
     const names = S.desc.param_names;
     const f = Plot.frame(canvas, [c.a[0], c.a[c.a.length - 1]], [c.b[0], c.b[c.b.length - 1]],
       names[c.i], names[c.j]);
@@ -290,7 +290,7 @@ const Playground = (() => {
 
   function drawCurve() {
     const canvas = $("curve-canvas");
-    if (!S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    if (!S.desc) { Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
     const log = (v) => (v !== null && v > 0 ? Math.log10(v) : null);
     const all = S.runs.flatMap((r) => [...r.full, ...r.batch].map((p) => log(p[1])));
     const steps = Math.max(1, ...S.runs.map((r) => r.step));
@@ -319,7 +319,7 @@ const Playground = (() => {
     const run = S.runs[0];
     const pic = run && run.picture;
     if (!d || !pic) {
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height);
       $("data-caption").textContent = d ? "no picture: the model's inputs are not one or two features" : "";
       return;
     }
@@ -416,5 +416,5 @@ const Playground = (() => {
     init();
   }
 
-  return { start, state: S };
+  return { start, render, state: S };
 })();

@@ -26,10 +26,24 @@ const Plot = (() => {
     return out;
   }
 
+  // Size the canvas's pixels to its width on the screen (times the device's pixel ratio),
+  // keeping the aspect of its width and height attributes: text stays 11 px on a phone
+  // and sharp on a projector. Returns the context, in CSS pixels, and the size.
+  function fit(canvas) {
+    if (!canvas.dataset.aspect) canvas.dataset.aspect = String(canvas.height / canvas.width);
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(240, Math.round(canvas.clientWidth || canvas.width));
+    const h = Math.round(w * Number(canvas.dataset.aspect));
+    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+    if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx, w, h };
+  }
+
   // A cleared canvas with axes over xRange × yRange; returns the coordinate maps.
   function frame(canvas, xRange, yRange, xLabel, yLabel, yTickFormat) {
-    const ctx = canvas.getContext("2d");
-    const w = canvas.width, h = canvas.height;
+    const { ctx, w, h } = fit(canvas);
     const left = MARGIN.left, right = w - MARGIN.right, top = MARGIN.top,
           bottom = h - MARGIN.bottom;
     const [x0, x1] = xRange, [y0, y1] = yRange;
@@ -124,5 +138,5 @@ const Plot = (() => {
     return data;
   }
 
-  return { COLORS, fmt, frame, dot, square, star, label, arrow, api };
+  return { COLORS, fmt, fit, frame, dot, square, star, label, arrow, api };
 })();
