@@ -30,6 +30,7 @@ from gdlab.train.callbacks import (
 from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning
 from gdlab.train.model import Sequential
 from gdlab.train.saving import load
+from gdlab.train.stability import stable_learning_rate
 from gdlab.train.trace import Step, Trace
 
 __version__ = "0.1.0"
@@ -81,5 +82,6 @@ __all__ = [
     "optimizers",
     "plots",
     "report",
+    "stable_learning_rate",
     "schedules",
 ]

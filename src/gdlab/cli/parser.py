@@ -152,4 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     explore = commands.add_parser("explore", help="the interactive demo in the browser")
     explore.add_argument("--port", type=_positive_int, default=8050)
     explore.add_argument("--no-browser", action="store_true")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="0.0.0.0 serves the class on the network (see docs/explorer.md)")
     return parser

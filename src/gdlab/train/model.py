@@ -360,6 +360,17 @@ class Sequential(FitLoop, Network):
             )
         return data.take(slice(0, n - n_val)), data.take(slice(n - n_val, n))
 
+    def summary(self) -> None:
+        """Print a Keras-like summary: layers, output shapes, parameter names and counts."""
+        from gdlab.train.notebook import summary_text
+
+        print(summary_text(self))
+
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import summary_html  # the notebook's view
+
+        return summary_html(self)
+
     # --- persistence -------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """The JSON-safe description of the architecture and the compiled loss/optimizer."""

@@ -270,6 +270,11 @@ class Step:
         name = type(self.state_after).__name__ if self.state_after is not None else ""
         return name.removesuffix("State") or "optimizer"
 
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import step_html  # the notebook's view
+
+        return step_html(self)
+
     def __repr__(self) -> str:
         return (f"Step(step={self.step}, epoch={self.epoch}, variant={self.variant!r}, "
                 f"rows={len(self.rows)}, loss={self.loss:.6g}, "
@@ -278,6 +283,11 @@ class Step:
 
 class Trace(list):
     """The recorded steps of a run, in order (a list of :class:`Step`)."""
+
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import trace_html  # the notebook's view
+
+        return trace_html(self)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per step: step, epoch, variant, learning rate, loss, θ and gradient.
