@@ -16,7 +16,7 @@ from gdlab.nn import activations, losses
 from gdlab.nn.gradcheck import GradcheckResult, gradcheck
 from gdlab.nn.layers import Dense
 from gdlab.optim import optimizers, schedules
-from gdlab.optim.optimizers import SGD, Adam, RMSprop
+from gdlab.optim.optimizers import SGD, Adam, Nadam, RMSprop
 from gdlab.optim.schedules import Constant, ExponentialDecay, InverseTimeDecay, StepDecay
 from gdlab.train import callbacks
 from gdlab.train.callbacks import (
@@ -62,6 +62,7 @@ __all__ = [
     "History",
     "InverseTimeDecay",
     "LearningRateScheduler",
+    "Nadam",
     "RMSprop",
     "ReduceLROnPlateau",
     "Sequential",
