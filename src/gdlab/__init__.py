@@ -13,6 +13,7 @@ from typing import Any
 from gdlab import metrics
 from gdlab._checks import UserError, UserTypeError
 from gdlab.nn import activations, losses
+from gdlab.nn.embedding import Embedding, Inputs
 from gdlab.nn.gradcheck import GradcheckResult, gradcheck
 from gdlab.nn.layers import Dense
 from gdlab.optim import optimizers, schedules
@@ -57,9 +58,11 @@ __all__ = [
     "Dense",
     "DivergenceWarning",
     "EarlyStopping",
+    "Embedding",
     "ExponentialDecay",
     "GradcheckResult",
     "History",
+    "Inputs",
     "InverseTimeDecay",
     "LearningRateScheduler",
     "Nadam",

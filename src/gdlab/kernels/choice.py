@@ -74,6 +74,8 @@ def unsupported(model: Any) -> str | None:
     >>> unsupported(model)
     'the compiled executor runs float64 and float32 models; the model has dtype float16'
     """
+    if getattr(model, "inputs", None) is not None:
+        return "embeddings run in the reference executor only (for now)"
     if model.dtype not in (np.float64, np.float32):
         return ("the compiled executor runs float64 and float32 models; the model has dtype "
                 f"{model.dtype}")
