@@ -28,6 +28,7 @@ from gdlab.train.callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
+from gdlab.train.cann import CANN, cann
 from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning
 from gdlab.train.model import Sequential
 from gdlab.train.saving import load
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CANN",
     "SGD",
     "Adam",
     "Callback",
@@ -77,6 +79,7 @@ __all__ = [
     "__version__",
     "activations",
     "callbacks",
+    "cann",
     "gradcheck",
     "lecture",
     "load",
