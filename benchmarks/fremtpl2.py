@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,12 +49,15 @@ class Settings:
 
     hidden: tuple[int, ...] = (20, 15, 10)
     batch_size: int = 10_000
-    epochs: int = 25
-    learning_rate: float = 0.005
-    cann_epochs: int = 15
-    cann_learning_rate: float = 0.002
+    epochs: int = 50
+    learning_rate: float = 0.006  #: decays exponentially to 5 % of it over the epochs
+    cann_epochs: int = 40
+    cann_learning_rate: float = 0.003
+    final_fraction: float = 0.05  #: η at the last step / η at the first
     glm_steps: int = 300
     glm_learning_rate: float = 0.05
+    dtype: str = "float32"  #: the networks' (the GLM computes in float64)
+    workers: int = 2  #: processes fitting networks side by side, one BLAS thread each
     split_seed: int = 0
 
 
@@ -186,104 +191,131 @@ def statsmodels_check(X_train: np.ndarray, y: np.ndarray, e: np.ndarray,
             "difference_x100": ours - theirs}
 
 
+@dataclass
+class Study:
+    """One run's data, prepared once (forked workers share it): rows, designs, the GLM."""
+
+    frame: pd.DataFrame
+    train: np.ndarray
+    test: np.ndarray
+    y: np.ndarray
+    e: np.ndarray
+    G: np.ndarray  #: the GLM's design
+    settings: Settings
+    glm: gd.Sequential | None = None
+
+
+_STUDY: list[Study] = []  #: the study of the running table (read by the worker processes)
+
+
+def _evaluate(predict, study: Study) -> dict[str, float]:
+    """Deviances ×100 in and out of sample and the test rows' average frequency;
+    ``predict(rows)`` gives μ = e · ŷ for those rows."""
+    y, train, test = study.y, study.train, study.test
+    mu_train, mu_test = predict(train), predict(test)
+    return {"train_deviance_x100": deviance_x100(y[train], mu_train),
+            "test_deviance_x100": deviance_x100(y[test], mu_test),
+            "average_frequency": float(mu_test.sum() / study.e[test].sum())}
+
+
+def _balanced(model: gd.Sequential, X: np.ndarray, exposure: np.ndarray, study: Study) -> dict:
+    """Average frequency and test deviance after ``metrics.correct_balance`` on the learning
+    rows (θ is put back afterwards). ``exposure`` may hold a CANN's folded exposure."""
+    train, test = study.train, study.test
+    snapshot = model.snapshot()
+    gd.metrics.correct_balance(model, X[train], study.y[train], exposure=exposure[train])
+    mu = model.predict(X[test], exposure=exposure[test])[:, 0]
+    model.restore(snapshot)
+    return {"balanced_average_frequency": float(mu.sum() / study.e[test].sum()),
+            "balanced_test_deviance_x100": deviance_x100(study.y[test], mu)}
+
+
 def network(inputs: gd.Inputs | None, p: int, settings: Settings, seed: int) -> gd.Sequential:
     """tanh layers (20, 15, 10) and one exponential output unit."""
     layers = [gd.Dense(units, "tanh") for units in settings.hidden]
     return gd.Sequential([*layers, gd.Dense(1, "exponential")], seed=seed,
-                         input_dim=None if inputs is not None else p, inputs=inputs)
+                         dtype=settings.dtype, input_dim=None if inputs is not None else p,
+                         inputs=inputs)
 
 
-def _counts(model: gd.Sequential):
-    """μ = e · ŷ of ``model`` as a function of (X, e)."""
-    return lambda X, e: model.predict(X, exposure=e)[:, 0]
+def _nadam(settings: Settings, learning_rate: float, epochs: int, n_rows: int) -> gd.Nadam:
+    steps = epochs * -(-n_rows // settings.batch_size)
+    return gd.Nadam(gd.ExponentialDecay(learning_rate, decay_steps=steps,
+                                        decay_rate=settings.final_fraction))
 
 
-def _metrics(predict, data, observed_e) -> dict[str, float]:
-    (X_tr, y_tr, e_tr), (X_te, y_te, e_te) = data
-    mu_tr, mu_te = predict(X_tr, e_tr), predict(X_te, e_te)
-    return {"train_deviance_x100": deviance_x100(y_tr, mu_tr),
-            "test_deviance_x100": deviance_x100(y_te, mu_te),
-            "average_frequency": float(mu_te.sum() / observed_e)}
+def fit_network(name: str, seed: int) -> tuple[str, int, dict]:
+    """Fit and evaluate one network of the table (``nn_one_hot``, ``nn_embedding``,
+    ``cann``) for one seed, in this process or a worker."""
+    from threadpoolctl import threadpool_limits
+
+    study, start = _STUDY[0], time.perf_counter()
+    s, y, e, train = study.settings, study.y, study.e, study.train
+    X, inputs = network_design(study.frame, embeddings=name != "nn_one_hot")
+    net = network(inputs, X.shape[1], s, seed)
+    with threadpool_limits(1):  # 10,000-row matrices: a second BLAS thread costs more than it gives
+        if name == "cann":
+            model = gd.cann(study.glm, net)  # type: ignore[arg-type]
+            model.compile(loss="poisson", optimizer=_nadam(s, s.cann_learning_rate,
+                                                           s.cann_epochs, train.size))
+            exposure = model.offset_exposure(X, glm_X=study.G, exposure=e)  # e · μ_GLM
+            net.fit(X[train], y[train], exposure=exposure[train], batch_size=s.batch_size,
+                    epochs=s.cann_epochs, seed=seed, verbose=0)
+        else:
+            _start_at(net, float(np.log(y[train].sum() / e[train].sum())))
+            net.compile(loss="poisson", optimizer=_nadam(s, s.learning_rate, s.epochs,
+                                                         train.size))
+            exposure = e
+            net.fit(X[train], y[train], exposure=e[train], batch_size=s.batch_size,
+                    epochs=s.epochs, seed=seed, verbose=0)
+        seconds = time.perf_counter() - start
+        result = _evaluate(lambda rows: net.predict(X[rows], exposure=exposure[rows])[:, 0],
+                           study)
+        result.update(_balanced(net, X, exposure, study))
+    extra = study.glm.n_params if name == "cann" else 0  # type: ignore[union-attr]
+    result.update(parameters=net.n_params + extra, seconds=seconds)
+    return name, seed, result
 
 
-def run_seed(frame: pd.DataFrame, test: np.ndarray, settings: Settings, seed: int,
-             *, glm_state: dict | None = None) -> dict[str, dict]:
-    """Every model of the table for one seed; the GLM (deterministic) is fitted once."""
-    train = np.setdiff1d(np.arange(len(frame)), test)
-    y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
-    out: dict[str, dict] = {}
+def fit_glm_models(study: Study) -> dict[str, dict]:
+    """The homogeneous model and the GLM (deterministic: once for all seeds)."""
+    from threadpoolctl import threadpool_limits
+
+    y, e, train, G = study.y, study.e, study.train, study.G
     start = time.perf_counter()
     rate = y[train].sum() / e[train].sum()
-    out["homogeneous"] = _metrics(lambda X, ex: rate * ex,
-                                  ((None, y[train], e[train]), (None, y[test], e[test])),
-                                  e[test].sum())
+    out = {"homogeneous": _evaluate(lambda rows: rate * e[rows], study)}
     out["homogeneous"].update(parameters=1, seconds=time.perf_counter() - start)
-    G = glm_design(frame)
-    if glm_state is None or "model" not in glm_state:
+    with threadpool_limits(1):
         start = time.perf_counter()
-        glm = fit_glm(G[train], y[train], e[train], settings)
+        study.glm = fit_glm(G[train], y[train], e[train], study.settings)
         seconds = time.perf_counter() - start
-        check = statsmodels_check(G[train], y[train], e[train], glm)
-        if glm_state is not None:
-            glm_state.update(model=glm, seconds=seconds, check=check)
-    else:
-        glm, seconds, check = glm_state["model"], glm_state["seconds"], glm_state["check"]
-    glm_data = ((G[train], y[train], e[train]), (G[test], y[test], e[test]))
-    out["glm"] = _metrics(_counts(glm), glm_data, e[test].sum())
-    out["glm"].update(parameters=glm.n_params, seconds=seconds, statsmodels=check)
-    out["glm"].update(_balanced(glm, glm_data, e[test].sum()))
-    for name, embeddings in (("nn_one_hot", False), ("nn_embedding", True)):
-        X, inputs = network_design(frame, embeddings=embeddings)
-        data = ((X[train], y[train], e[train]), (X[test], y[test], e[test]))
-        start = time.perf_counter()
-        model = network(inputs, X.shape[1], settings, seed)
-        _start_at(model, float(np.log(rate)))
-        model.compile(loss="poisson", optimizer=gd.Nadam(settings.learning_rate))
-        model.fit(X[train], y[train], exposure=e[train], batch_size=settings.batch_size,
-                  epochs=settings.epochs, seed=seed, verbose=0)
-        out[name] = _metrics(_counts(model), data, e[test].sum())
-        out[name].update(parameters=model.n_params, seconds=time.perf_counter() - start)
-        out[name].update(_balanced(model, data, e[test].sum()))
-    out["cann"] = _fit_cann(frame, G, glm, train, test, settings, seed)
+        check = statsmodels_check(G[train], y[train], e[train], study.glm)
+    out["glm"] = _evaluate(lambda rows: study.glm.predict(G[rows], exposure=e[rows])[:, 0],
+                           study)
+    out["glm"].update(_balanced(study.glm, G, e, study))
+    out["glm"].update(parameters=study.glm.n_params, seconds=seconds, statsmodels=check)
     return out
 
 
-def _balanced(model: gd.Sequential, data, observed_e: float) -> dict[str, float]:
-    """Average frequency and test deviance after ``metrics.correct_balance`` on the
-    training rows (θ is put back afterwards)."""
-    (X_tr, y_tr, e_tr), (X_te, y_te, e_te) = data
-    snapshot = model.snapshot()
-    gd.metrics.correct_balance(model, X_tr, y_tr, exposure=e_tr)
-    mu = model.predict(X_te, exposure=e_te)[:, 0]
-    model.restore(snapshot)
-    return {"balanced_average_frequency": float(mu.sum() / observed_e),
-            "balanced_test_deviance_x100": deviance_x100(y_te, mu)}
-
-
-def _fit_cann(frame, G, glm, train, test, settings: Settings, seed: int) -> dict:
-    y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
-    X, inputs = network_design(frame, embeddings=True)
-    start = time.perf_counter()
-    model = gd.cann(glm, network(inputs, X.shape[1], settings, seed))
-    model.compile(loss="poisson", optimizer=gd.Nadam(settings.cann_learning_rate))
-    model.fit(X[train], y[train], glm_X=G[train], exposure=e[train],
-              batch_size=settings.batch_size, epochs=settings.cann_epochs, seed=seed, verbose=0)
-    seconds = time.perf_counter() - start
-
-    def predict(rows):
-        return model.predict(X[rows], glm_X=G[rows], exposure=e[rows])[:, 0]
-
-    mu_tr, mu_te = predict(train), predict(test)
-    result = {"train_deviance_x100": deviance_x100(y[train], mu_tr),
-              "test_deviance_x100": deviance_x100(y[test], mu_te),
-              "average_frequency": float(mu_te.sum() / e[test].sum()),
-              "parameters": model.network.n_params + glm.n_params, "seconds": seconds}
-    folded = model.offset_exposure(X[train], glm_X=G[train], exposure=e[train])
-    gd.metrics.correct_balance(model.network, X[train], y[train], exposure=folded)
-    mu = predict(test)
-    result.update(balanced_average_frequency=float(mu.sum() / e[test].sum()),
-                  balanced_test_deviance_x100=deviance_x100(y[test], mu))
-    return result
+def fit_all(study: Study, seeds: int) -> list[dict[str, dict]]:
+    """Every model for every seed: the GLM here, then the networks on ``workers``
+    processes (forked: they share the study), the longest first."""
+    fixed = fit_glm_models(study)
+    tasks = [(name, seed) for seed in range(seeds)
+             for name in ("nn_one_hot", "cann", "nn_embedding")]
+    _STUDY[:] = [study]
+    workers = min(study.settings.workers, len(tasks))
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            done = list(pool.map(fit_network, *zip(*tasks, strict=True)))
+    else:
+        done = [fit_network(name, seed) for name, seed in tasks]
+    per_seed: list[dict[str, dict]] = [dict(fixed) for _ in range(seeds)]
+    for name, seed, result in done:
+        per_seed[seed][name] = result
+    return per_seed
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -321,22 +353,19 @@ def run(data: str | Path, out: str | Path, *, test_rows: str | Path | None = Non
         np.savetxt(rows_file, test, fmt="%d")
     else:
         test, rows_file = read_rows(test_rows, len(frame)), Path(test_rows)
-    glm_state: dict = {}
-    per_seed, seed_seconds = [], []
-    for seed in range(seeds):
-        start = time.perf_counter()
-        per_seed.append(run_seed(frame, test, settings, seed, glm_state=glm_state))
-        seed_seconds.append(time.perf_counter() - start)
-    y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
     train = np.setdiff1d(np.arange(len(frame)), test)
+    y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
+    study = Study(frame, train, test, y, e, glm_design(frame), settings)
+    models = summarise(fit_all(study, seeds))
+    total = time.perf_counter() - begin
     results = {
         "data": str(data), "rows": len(frame), "train_rows": int(train.size),
         "test_rows": int(test.size), "test_rows_file": str(rows_file), "seeds": seeds,
         "settings": asdict(settings),
         "observed_frequency": {"train": float(y[train].sum() / e[train].sum()),
                                "test": float(y[test].sum() / e[test].sum())},
-        "models": summarise(per_seed),
-        "seconds": {"total": time.perf_counter() - begin, "per_seed": seed_seconds},
+        "models": models,
+        "seconds": {"total": total, "per_seed": total / seeds},
     }
     results["targets"] = report.targets(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -354,11 +383,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", required=True, help="folder for results.json and table.md")
     parser.add_argument("--doc", help="also write this documentation page")
-    for name, value in asdict(Settings()).items():
-        if name != "hidden":
-            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    names = [name for name in asdict(Settings()) if name != "hidden"]
+    for name in names:
+        default = getattr(Settings(), name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
-    settings = Settings(**{k: getattr(args, k) for k in asdict(Settings()) if k != "hidden"})
+    settings = Settings(**{name: getattr(args, name) for name in names})
     results = run(args.data, args.out, test_rows=args.test_rows, seeds=args.seeds,
                   settings=settings, doc=args.doc)
     print(report.table(results))

@@ -36,7 +36,7 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     gap_pp = 100 * (models["cann"]["average_frequency"]["mean"] - observed)
     out["cann_frequency_gap_pp"] = {"value": gap_pp, "target": f"within ±{BALANCE_PP}",
                                     "met": bool(abs(gap_pp) <= BALANCE_PP)}
-    slowest = max(results["seconds"]["per_seed"])
+    slowest = results["seconds"]["per_seed"]
     out["seconds_per_seed"] = {"value": slowest, "target": f"<= {BUDGET_SECONDS:.0f}",
                                "met": bool(slowest <= BUDGET_SECONDS)}
     check = models["glm"].get("statsmodels", {})
@@ -110,6 +110,24 @@ mean Poisson deviance ×100 in sample and out of sample; the average frequency
 Nadam, batches of {s['batch_size']:,}; {s['epochs']} epochs at η = {s['learning_rate']} for
 the plain networks, {s['cann_epochs']} epochs at η = {s['cann_learning_rate']} for the CANN;
 {results['seeds']} seed(s) (initial weights and batch order), mean ± standard deviation.
+
+In Python, the three models beyond the GLM read:
+
+```python
+import gdlab as gd
+
+hidden = [gd.Dense(20, "tanh"), gd.Dense(15, "tanh"), gd.Dense(10, "tanh")]
+# X: seven numeric columns, then the integer codes of VehBrand (11 levels) and Region (22)
+inputs = gd.Inputs(numeric=7, categorical=[gd.Embedding(11, 2, name="VehBrand"),
+                                           gd.Embedding(22, 2, name="Region")])
+net = gd.Sequential([*hidden, gd.Dense(1, "exponential")], inputs=inputs, seed=0)
+net.compile(loss="poisson", optimizer=gd.Nadam(0.005))
+net.fit(X, y, exposure=e, batch_size=10_000, epochs=25)
+
+model = gd.cann(glm, net2)            # μ = e · μ_GLM(x) · exp(z_NN(x)), GLM frozen
+model.compile(loss="poisson", optimizer=gd.Nadam(0.002))
+model.fit(X, y, glm_X=G, exposure=e, batch_size=10_000, epochs=15)
+```
 
 ## Our table
 
