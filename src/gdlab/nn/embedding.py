@@ -23,6 +23,15 @@ after the dense layers (``W₁, b₁, …, W_L, b_L, E^{(1)}, …, E^{(K)}``, ea
 a model without embeddings has exactly the θ it always had. Their entries are named
 ``e^(name)_{ℓ,u}``: level ℓ as coded in X (from 0), dimension u (from 1).
 
+Why ``Sequential(layers, inputs=Inputs(...))`` rather than a functional model (Keras's
+``Input`` → ``Embedding`` → ``Concatenate``)? The model stays a stack of dense layers fed
+by one float matrix X, so everything that takes X (validation, batching, both executors'
+batch plans, the trace's ``Step.table``, save/load, ``correct_balance``) works unchanged;
+the embeddings are a preprocessing step with learned parameters, which is what they are
+in the actuarial networks of Schelldorfer & Wüthrich (2019). Codes not seen in training
+cannot be embedded: they are refused with the column's name (map them to a known level,
+e.g. the most frequent, before predicting).
+
 Examples
 --------
 >>> inputs = Inputs(numeric=1, categorical=[Embedding(3, 2, name="colour")])
