@@ -137,7 +137,7 @@ NAME_ERRORS = [
     ("loss-accuracy", lambda: _model(loss="accuracy"), ValueError,
      r"loss='accuracy' cannot be trained.*metrics=\['accuracy'\]"),
     ("optimizer", lambda: _model(optimizer="sgdd"), ValueError,
-     r"Unknown optimizer 'sgdd'\. Use one of: adam, momentum, rmsprop, sgd"),
+     r"Unknown optimizer 'sgdd'\. Use one of: adam, momentum, nadam, rmsprop, sgd"),
     ("metric", lambda: _model().compile(loss="mse", metrics=["r2"]), ValueError,
      r"Unknown metric 'r2'"),
     ("initializer", lambda: gd.Dense(1, kernel_initializer="xavier"), ValueError,

@@ -33,6 +33,8 @@ OPTIMIZERS = [  # (id, factory, steps)
     ("adam", lambda: gd.Adam(gd.ExponentialDecay(2e-2, decay_steps=1000, decay_rate=0.5)), 5_000),
     ("rmsprop", lambda: gd.RMSprop(gd.ExponentialDecay(1e-2, decay_steps=500, decay_rate=0.5)),
      5_000),
+    ("nadam", lambda: gd.Nadam(gd.ExponentialDecay(2e-2, decay_steps=1000, decay_rate=0.5)),
+     5_000),
 ]
 PROBLEMS = [  # (id, gradient, start, minimum, tolerance)
     ("parabola", _parabola_gradient, np.zeros(2), np.linalg.solve(A, B), 1e-5),
@@ -131,7 +133,7 @@ def test_rmsprop_rebuilt():
 
 def test_update_rules_are_pure():
     """A state is never changed by update: the trace can keep states before and after."""
-    for optimizer in (gd.SGD(momentum=0.9), gd.Adam(), gd.RMSprop()):
+    for optimizer in (gd.SGD(momentum=0.9), gd.Adam(), gd.RMSprop(), gd.Nadam()):
         state = optimizer.init(np.zeros(2))
         snapshot = [np.copy(part) for part in state]
         gradient = GRADIENTS[0].copy()
@@ -191,7 +193,7 @@ def test_fit_uses_the_schedule_at_every_global_step():
 # --- names and configs ---------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "cls", "learning_rate"), [
     ("sgd", gd.SGD, 0.01), ("momentum", gd.SGD, 0.01), ("adam", gd.Adam, 0.001),
-    ("rmsprop", gd.RMSprop, 0.001)])
+    ("rmsprop", gd.RMSprop, 0.001), ("nadam", gd.Nadam, 0.001)])
 def test_get_by_name(name, cls, learning_rate):
     optimizer = optimizers.get(name)
     assert type(optimizer) is cls and optimizer.learning_rate == learning_rate
@@ -201,6 +203,7 @@ def test_get_by_name(name, cls, learning_rate):
 
 @pytest.mark.parametrize("optimizer", [
     gd.SGD(0.05, momentum=0.8, nesterov=True), gd.Adam(0.002, beta_1=0.8),
+    gd.Nadam(0.002, beta_2=0.99, epsilon=1e-8),
     gd.RMSprop(gd.ExponentialDecay(0.01, decay_steps=5, decay_rate=0.9))])
 def test_config_round_trip(optimizer):
     config = optimizer.get_config()

@@ -13,10 +13,11 @@ from typing import Any
 from gdlab import metrics
 from gdlab._checks import UserError, UserTypeError
 from gdlab.nn import activations, losses
+from gdlab.nn.embedding import Embedding, Inputs
 from gdlab.nn.gradcheck import GradcheckResult, gradcheck
 from gdlab.nn.layers import Dense
 from gdlab.optim import optimizers, schedules
-from gdlab.optim.optimizers import SGD, Adam, RMSprop
+from gdlab.optim.optimizers import SGD, Adam, Nadam, RMSprop
 from gdlab.optim.schedules import Constant, ExponentialDecay, InverseTimeDecay, StepDecay
 from gdlab.train import callbacks
 from gdlab.train.callbacks import (
@@ -27,9 +28,11 @@ from gdlab.train.callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
+from gdlab.train.cann import CANN, cann
 from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning
 from gdlab.train.model import Sequential
 from gdlab.train.saving import load
+from gdlab.train.stability import stable_learning_rate
 from gdlab.train.trace import Step, Trace
 
 __version__ = "0.1.0"
@@ -48,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CANN",
     "SGD",
     "Adam",
     "Callback",
@@ -57,11 +61,14 @@ __all__ = [
     "Dense",
     "DivergenceWarning",
     "EarlyStopping",
+    "Embedding",
     "ExponentialDecay",
     "GradcheckResult",
     "History",
+    "Inputs",
     "InverseTimeDecay",
     "LearningRateScheduler",
+    "Nadam",
     "RMSprop",
     "ReduceLROnPlateau",
     "Sequential",
@@ -73,6 +80,7 @@ __all__ = [
     "__version__",
     "activations",
     "callbacks",
+    "cann",
     "gradcheck",
     "lecture",
     "load",
@@ -81,5 +89,6 @@ __all__ = [
     "optimizers",
     "plots",
     "report",
+    "stable_learning_rate",
     "schedules",
 ]

@@ -61,6 +61,10 @@ def _cmd_lr_sweep(args: argparse.Namespace) -> None:
     with folder as tmp:
         table = run_sweep(args, data, model, tmp)
     _say(args, table.to_string(index=False))
+    from gdlab.train.stability import stability_note
+
+    _say(args, stability_note(model, data.X, data.y, exposure=data.exposure,
+                              rates=args.learning_rates))
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")
 
 
@@ -150,7 +154,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
     try:
         from gdlab import explorer
 
-        explorer.main(port=args.port, open_browser=not args.no_browser)
+        explorer.main(port=args.port, open_browser=not args.no_browser, host=args.host)
     except ImportError as error:  # the explorer names the missing package in its cause
         missing = getattr(error.__cause__, "name", None) or error.name or error
         raise CommandError(f"gdlab explore needs the explore extra ({missing} is missing); "

@@ -154,4 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--port", type=_port, default=8050,
                          help="0 picks a free port (default 8050)")
     explore.add_argument("--no-browser", action="store_true")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="0.0.0.0 serves the class on the network (see docs/explorer.md)")
     return parser

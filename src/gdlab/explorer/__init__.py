@@ -13,8 +13,8 @@ import webbrowser
 __all__ = ["main"]
 
 
-def main(port: int = 8050, open_browser: bool = True) -> None:
-    """Serve the explorer on http://127.0.0.1:``port``/ until Ctrl-C.
+def main(port: int = 8050, open_browser: bool = True, host: str = "127.0.0.1") -> None:
+    """Serve the explorer on http://``host``:``port``/ until Ctrl-C.
 
     Parameters
     ----------
@@ -22,14 +22,19 @@ def main(port: int = 8050, open_browser: bool = True) -> None:
         The port to listen on (0 picks a free one).
     open_browser : bool
         Open the page in the default web browser once the server answers.
+    host : str
+        The address to listen on: ``"127.0.0.1"`` (this machine only) or ``"0.0.0.0"``
+        (every network interface: a class opens the printed network address).
     """
     try:
         from gdlab.explorer.server import ExplorerServer
     except ImportError as error:
         raise ImportError(f"gdlab explore needs the explore extra ({error.name} is missing): "
                           'pip install "gdlab[explore]"') from error
-    server = ExplorerServer(port=port).start()
+    server = ExplorerServer(port=port, host=host).start()
     print(f"gdlab explorer on {server.url} (Ctrl-C to stop)", flush=True)
+    for url in server.network_urls():
+        print(f"  students open {url}   (presenter view: {url}?present=1)", flush=True)
     if open_browser:
         webbrowser.open(server.url)
     try:

@@ -1,6 +1,8 @@
 """The explorer's web app: one static page and JSON endpoints that compute with gdlab.
 
-Endpoints (all JSON; a bad request gets status 400 and ``{"error": message}``):
+Endpoints (all JSON; a bad request gets status 400 and ``{"error": message}``, an unknown
+or expired session 404, a body over its limit 413, a full server 503, and an unexpected
+failure 500 with a generic message and an id, the traceback being logged server-side):
 
 =====================================  ================================================
 ``GET  /api/function/info``            domain and y range of the hidden function
@@ -12,61 +14,53 @@ Endpoints (all JSON; a bad request gets status 400 and ``{"error": message}``):
 ``POST /api/playground/init``          data set, model, runs → a session and θ₀
 ``POST /api/playground/step``          ``{session, steps}`` → each run's new θ, table
 ``POST /api/playground/contours``      ``{session, i, j}`` → loss on a grid of (θ_i, θ_j)
+``GET  /api/playground/export``        ``?session&format=json|csv|latex[&what][&run]``:
+                                       the run as a file (see :mod:`.export`)
 =====================================  ================================================
+
+A whole class can share one server: session ids are random (:mod:`gdlab.explorer.store`),
+sessions expire after two idle hours, request bodies are capped
+(:mod:`gdlab.explorer.guards`), and every computation (CSV parsing, descents, steps,
+grids) runs in a worker thread, never on the event loop, under its session's lock, so
+that two requests on one session never interleave.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
-from collections import OrderedDict
+import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gdlab.explorer import datasets, hidden, views
+from gdlab.explorer import datasets, export, hidden, views
+from gdlab.explorer.guards import BodyLimit, BodyTooLarge, error_handler
 from gdlab.explorer.playground import RunConfig, Session
+from gdlab.explorer.store import IDLE_TIMEOUT, Store, StoreFull, UnknownKey
 
 __all__ = ["STATIC", "create_app"]
 
 STATIC = Path(__file__).with_name("static")
-#: Sessions and uploads kept in memory (the oldest are dropped).
-MAX_SESSIONS = 32
-MAX_UPLOADS = 8
+#: Most sessions and uploads held at once (each expires after IDLE_TIMEOUT idle seconds).
+MAX_SESSIONS = 500
+MAX_UPLOADS = 100
 MAX_STEPS_PER_REQUEST = 1000
+#: Largest JSON body (bytes); uploads may be as large as ``datasets.MAX_BYTES``.
+MAX_JSON_BYTES = 256 * 1024
+#: Most rows × steps one step request may compute (the server is shared).
+MAX_ROW_STEPS = 10_000_000
 
 
-class _Store:
-    """A small thread-safe LRU dictionary with counter keys."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.items: OrderedDict[str, Any] = OrderedDict()
-        self.lock = threading.Lock()
-        self.counter = itertools.count(1)
-
-    def add(self, value: Any) -> str:
-        with self.lock:
-            key = str(next(self.counter))
-            self.items[key] = value
-            while len(self.items) > self.capacity:
-                self.items.popitem(last=False)
-            return key
-
-    def get(self, key: Any, what: str) -> Any:
-        with self.lock:
-            if str(key) not in self.items:
-                raise LookupError(f"Unknown {what} {key!r} (the server may have restarted); "
-                                  "press Reset to start again.")
-            self.items.move_to_end(str(key))
-            return self.items[str(key)]
+async def _compute(function: Any, *args: Any) -> Any:
+    """``function(*args)`` in one of the app's worker threads (never on the event loop)."""
+    return await anyio.to_thread.run_sync(function, *args)
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -87,68 +81,62 @@ def _steps(value: Any) -> int:
     return value
 
 
-def create_app() -> Starlette:
-    """A fresh app with its own sessions and uploads."""
-    sessions, uploads = _Store(MAX_SESSIONS), _Store(MAX_UPLOADS)
+def _descend(body: dict[str, Any]) -> dict[str, Any]:
+    records = hidden.descend(body.get("x"), body.get("learning_rate"),
+                             _steps(body.get("steps", 1)))
+    return {"steps": [{k: views.finite(v) for k, v in r.items()} for r in records]}
 
-    async def index(request: Request) -> FileResponse:
-        return FileResponse(STATIC / "index.html")
 
-    async def function_info(request: Request) -> JSONResponse:
-        return JSONResponse(hidden.info())
+class Explorer:
+    """The state of one app: its sessions and uploads, and what each endpoint computes.
 
-    async def function_points(request: Request) -> JSONResponse:
-        return JSONResponse(hidden.points((await _json(request)).get("x")))
+    The methods take the request's JSON body and return the JSON answer; they run in a
+    worker thread (see :func:`create_app`).
+    """
 
-    async def function_curve(request: Request) -> JSONResponse:
-        return JSONResponse(hidden.curve())
+    def __init__(self, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        self.sessions = Store("session", MAX_SESSIONS, idle_timeout=idle_timeout)
+        self.uploads = Store("upload", MAX_UPLOADS, idle_timeout=idle_timeout)
 
-    async def descend(request: Request) -> JSONResponse:
-        body = await _json(request)
-        records = hidden.descend(body.get("x"), body.get("learning_rate"),
-                                 _steps(body.get("steps", 1)))
-        return JSONResponse({"steps": [{k: views.finite(v) for k, v in r.items()}
-                                       for r in records]})
+    def upload(self, body: bytes) -> dict[str, Any]:
+        """Parse an uploaded CSV and keep its numeric columns."""
+        frame = datasets.parse_csv(body)
+        key = self.uploads.add(frame)
+        return {"upload": key, "columns": [str(c) for c in frame.columns],
+                "n_rows": int(frame.shape[0])}
 
-    async def dataset_list(request: Request) -> JSONResponse:
-        return JSONResponse({"datasets": datasets.BUILTIN, "limits": {
-            "bytes": datasets.MAX_BYTES, "rows": datasets.MAX_ROWS,
-            "columns": datasets.MAX_COLUMNS}})
-
-    async def upload(request: Request) -> JSONResponse:
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > datasets.MAX_BYTES:
-                break
-        frame = datasets.parse_csv(bytes(body))
-        key = uploads.add(frame)
-        return JSONResponse({"upload": key, "columns": [str(c) for c in frame.columns],
-                             "n_rows": int(frame.shape[0])})
-
-    def _dataset(body: dict[str, Any]) -> datasets.Dataset:
+    def _dataset(self, body: dict[str, Any]) -> datasets.Dataset:
         name = body.get("dataset", "lecture")
         if name == "upload":
-            frame = uploads.get(body.get("upload"), "upload")
+            frame = self.uploads.get(body.get("upload"))
             return datasets.from_frame(frame, body.get("target", str(frame.columns[-1])))
         return datasets.load(name, n=body.get("n", 200), seed=int(body.get("seed", 0)))
 
-    def init_session(body: dict[str, Any]) -> dict[str, Any]:
+    def init(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new session: data set, model and one or two runs from the same θ₀."""
         specs = body.get("runs") or [{}]
         if not isinstance(specs, list) or not 1 <= len(specs) <= 2:
             raise ValueError("runs must be a list of one or two run settings.")
-        session = Session(_dataset(body), body, [RunConfig.from_json(s) for s in specs])
-        key = sessions.add(session)
+        session = Session(self._dataset(body), body, [RunConfig.from_json(s) for s in specs])
+        key = self.sessions.add(session)
         return {"session": key, **session.describe(),
                 "picture": views.picture(session.runs[0].model, session.data)}
 
-    def step_session(body: dict[str, Any]) -> dict[str, Any]:
-        session = sessions.get(body.get("session"), "session")
+    def step(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Advance every run of a session by ``steps`` steps."""
+        session = self.sessions.get(body.get("session"))
+        steps = _steps(body.get("steps", 1))
+        rows = session.data.X.shape[0]
+        if steps * rows > MAX_ROW_STEPS:
+            raise ValueError(f"steps × rows must be at most {MAX_ROW_STEPS:,} per request "
+                             f"(the server is shared); got {steps} steps on {rows:,} rows. "
+                             "Ask for fewer steps at a time.")
         with session.lock:
-            return {"runs": session.step(_steps(body.get("steps", 1)))}
+            return {"runs": session.step(steps)}
 
-    def contour_session(body: dict[str, Any]) -> dict[str, Any]:
-        session = sessions.get(body.get("session"), "session")
+    def contours(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The loss on a grid over two parameters, the others at run A's current θ."""
+        session = self.sessions.get(body.get("session"))
         i, j = body.get("i", 0), body.get("j", 1)
         if not all(isinstance(k, int) and 0 <= k < session.theta0.size for k in (i, j)):
             raise ValueError(f"i and j must be parameter indices in 0…"
@@ -156,34 +144,100 @@ def create_app() -> Starlette:
         with session.lock:  # a copy, so that steps need not wait for the grid
             corners = [np.array([run.low[[i, j]], run.high[[i, j]]]) for run in session.runs]
             model = session.model_copy()
-        return views.contours(model, session.data, i, j, views.contour_box(np.vstack(corners)))
+        optimum = session.optimum
+        if optimum is not None:  # the view holds θ₀, every path and the minimum
+            corners.append(optimum[[i, j]][None, :])
+        out = views.contours(model, session.data, i, j, views.contour_box(np.vstack(corners)))
+        out["optimum"] = None if optimum is None else views.finite(optimum[[i, j]])
+        return out
 
-    def sync(function: Any) -> Any:
-        async def endpoint(request: Request) -> JSONResponse:
-            body = await _json(request)
-            return JSONResponse(await run_in_threadpool(function, body))
-        return endpoint
+
+EXPORTS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+           "latex": "application/x-latex; charset=utf-8"}
+
+
+def _export(explorer: Explorer, query: dict[str, str]) -> Response:
+    """A session's run as a file: ``format`` json, csv (``what`` path or tables) or latex
+    (the current step of ``run`` 0 or 1)."""
+    session = explorer.sessions.get(query.get("session"))
+    kind, what = query.get("format", "json"), query.get("what", "path")
+    if kind not in EXPORTS or what not in ("path", "tables"):
+        raise ValueError(f"format must be one of {list(EXPORTS)} and what 'path' or 'tables'; "
+                         f"got format={kind!r}, what={what!r}.")
+    with session.lock:
+        if kind == "json":
+            body, name = json.dumps(export.as_json(session), allow_nan=False), "gdlab-run.json"
+        elif kind == "csv":
+            frame = export.path_frame(session) if what == "path" else export.tables_frame(session)
+            body, name = frame.to_csv(index=False), f"gdlab-run-{what}.csv"
+        else:
+            run = query.get("run", "0")
+            body = export.latex(session, int(run) if run.isdigit() else run)
+            name = f"gdlab-step-{'AB'[int(run)]}.tex"
+    return Response(body, media_type=EXPORTS[kind],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _threaded(function: Any) -> Any:
+    """An endpoint that runs ``function(json_body)`` and encodes its answer in a worker
+    thread (the event loop only moves bytes)."""
+    async def endpoint(request: Request) -> JSONResponse:
+        body = await _json(request)
+        return await _compute(lambda: JSONResponse(function(body)))
+    return endpoint
+
+
+def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
+    """A fresh app with its own sessions and uploads.
+
+    Parameters
+    ----------
+    idle_timeout : float
+        Seconds after which an unused session or upload is forgotten (default 2 hours).
+    """
+    explorer = Explorer(idle_timeout)
+
+    async def index(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    async def function_info(request: Request) -> JSONResponse:
+        return JSONResponse(hidden.info())
+
+    async def function_curve(request: Request) -> JSONResponse:
+        return JSONResponse(await _compute(hidden.curve))
+
+    async def dataset_list(request: Request) -> JSONResponse:
+        return JSONResponse({"datasets": datasets.BUILTIN, "limits": {
+            "bytes": datasets.MAX_BYTES, "rows": datasets.MAX_ROWS,
+            "columns": datasets.MAX_COLUMNS}})
+
+    async def upload(request: Request) -> JSONResponse:
+        body = await request.body()  # BodyLimit stops it past datasets.MAX_BYTES
+        return await _compute(lambda: JSONResponse(explorer.upload(body)))
+
+    async def export_run(request: Request) -> Response:
+        return await _compute(_export, explorer, dict(request.query_params))
 
     routes = [
         Route("/", index),
+        Route("/api/playground/export", export_run),
         Route("/api/function/info", function_info),
-        Route("/api/function", function_points, methods=["POST"]),
+        Route("/api/function", _threaded(lambda body: hidden.points(body.get("x"))),
+              methods=["POST"]),
         Route("/api/function/curve", function_curve),
-        Route("/api/descend", descend, methods=["POST"]),
+        Route("/api/descend", _threaded(_descend), methods=["POST"]),
         Route("/api/datasets", dataset_list),
         Route("/api/upload", upload, methods=["POST"]),
-        Route("/api/playground/init", sync(init_session), methods=["POST"]),
-        Route("/api/playground/step", sync(step_session), methods=["POST"]),
-        Route("/api/playground/contours", sync(contour_session), methods=["POST"]),
+        Route("/api/playground/init", _threaded(explorer.init), methods=["POST"]),
+        Route("/api/playground/step", _threaded(explorer.step), methods=["POST"]),
+        Route("/api/playground/contours", _threaded(explorer.contours), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={
-        ValueError: _error(400), TypeError: _error(400), LookupError: _error(404),
-        Exception: _error(500)})
-
-
-def _error(status: int) -> Any:
-    async def handler(request: Request, error: Exception) -> JSONResponse:
-        message = str(error) if status < 500 else f"Internal error: {error!r}"
-        return JSONResponse({"error": message}, status_code=status)
-    return handler
+    limits = Middleware(BodyLimit, default=MAX_JSON_BYTES,
+                        limits={"/api/upload": datasets.MAX_BYTES})
+    app = Starlette(routes=routes, middleware=[limits], exception_handlers={
+        ValueError: error_handler(400), TypeError: error_handler(400),
+        UnknownKey: error_handler(404), BodyTooLarge: error_handler(413),
+        StoreFull: error_handler(503), Exception: error_handler(500)})
+    app.state.explorer = explorer
+    return app

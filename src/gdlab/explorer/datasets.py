@@ -137,11 +137,13 @@ def parse_csv(body: bytes) -> pd.DataFrame:
         raise ValueError("The file is not a table: upload a CSV file with a header row.")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        frame = pd.read_csv(io.StringIO(text), sep=dialect.delimiter)
+        # one row more than allowed is enough to refuse the table: never parse the rest
+        frame = pd.read_csv(io.StringIO(text), sep=dialect.delimiter, nrows=MAX_ROWS + 1)
     except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise ValueError(f"The file is not a table we can read as CSV ({error}).") from None
     if frame.shape[0] > MAX_ROWS or frame.shape[1] > MAX_COLUMNS:
-        raise ValueError(f"The table is too large for the page ({frame.shape[0]:,} rows × "
+        rows = f"more than {MAX_ROWS:,}" if frame.shape[0] > MAX_ROWS else f"{frame.shape[0]:,}"
+        raise ValueError(f"The table is too large for the page ({rows} rows × "
                          f"{frame.shape[1]} columns); the explorer takes up to {MAX_ROWS:,} "
                          f"rows and {MAX_COLUMNS} columns.")
     numeric = frame.select_dtypes("number").dropna()

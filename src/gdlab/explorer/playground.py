@@ -36,6 +36,8 @@ TABLE_ROWS = 50
 DIVERGENCE_FACTOR = 1e4
 #: Points of the scatter plot sent to the page.
 MAX_POINTS = 1000
+#: Steps per run whose per-row tables are kept for the export (the first ones).
+EXPORT_TABLES = 100
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,16 @@ class Run:
                               rng=np.random.default_rng(seed))
         self.epoch = 0
         self._batches = self.plan.epoch()
-        self.reference_loss = max(abs(self.full_loss()), 1e-12)
+        self.initial_loss = self.full_loss()
+        self.reference_loss = max(abs(self.initial_loss), 1e-12)
         self.diverged: str | None = None
         self.done = False
         self.last: tuple[Step, IntArray, int] | None = None
         self.low, self.high = theta0.copy(), theta0.copy()
+        #: every step's (step, epoch, batch loss, full loss, θ after), for the export
+        self.log: list[tuple[int, int, float, float, FloatArray]] = []
+        #: the first EXPORT_TABLES steps' records with their data rows (their tables)
+        self.records: list[tuple[Step, IntArray, int]] = []
 
     def full_loss(self) -> float:
         """The mean loss over all rows at the current θ."""
@@ -137,6 +144,8 @@ class Run:
         with np.errstate(all="ignore"):
             record = self.model.train_on_batch(self.data.X[rows], self.data.y[rows])
         self.last = (record, rows, self.epoch)
+        if len(self.records) < EXPORT_TABLES:
+            self.records.append(self.last)
         theta = self.model.theta
         if np.isfinite(theta).all():
             self.low, self.high = np.minimum(self.low, theta), np.maximum(self.high, theta)
@@ -149,7 +158,9 @@ class Run:
                 f"{self.config.learning_rate:g}. The steps overshoot the minimum and grow; "
                 "try a smaller learning rate.")
             self.done = True
-        return {"theta": self.model.theta.copy(), "batch_loss": record.loss, "full_loss": full}
+        theta = self.model.theta.copy()
+        self.log.append((record.step, self.epoch, record.loss, full, theta))
+        return {"theta": theta, "batch_loss": record.loss, "full_loss": full}
 
     def table(self) -> dict[str, Any] | None:
         """The last step's per-row table (:attr:`gdlab.Step.table`, first rows) and its mean."""
@@ -190,6 +201,15 @@ class Session:
         self.runs = [Run(data, self._layers(), self.loss, self.theta0, config,
                          epochs=self.epochs, seed=self.seed) for config in configs]
 
+    @property
+    def optimum(self) -> FloatArray | None:
+        r"""The minimum of the loss when it is known exactly: the least-squares θ* of the
+        linear model (:math:`\tilde X \theta \approx y`, θ ordered as w then b); else None."""
+        if self.model_kind != "linear":
+            return None
+        X1 = np.column_stack([self.data.X, np.ones(self.data.X.shape[0])])
+        return np.linalg.lstsq(X1, self.data.y, rcond=None)[0]
+
     def _layers(self) -> list[gd.Dense]:
         return [gd.Dense(**config) for config in self.layer_configs]
 
@@ -200,6 +220,21 @@ class Session:
         model.theta = first.model.theta
         model.compile(loss=self.loss)
         return model
+
+    def stable_learning_rate(self) -> dict[str, Any]:
+        r"""The largest stable learning rate at θ₀, :math:`2/\lambda_{\max}` of the Hessian
+        (exact for a linear model's MSE; else power iteration on at most 500 rows)."""
+        from gdlab.train.stability import stable_learning_rate
+
+        model, X, y = self.model_copy(), self.data.X, self.data.y
+        exact = self.model_kind == "linear"
+        if not exact and X.shape[0] > 500:
+            rows = np.random.default_rng(0).choice(X.shape[0], 500, replace=False)
+            X, y = X[rows], y[rows]
+        model.set_theta(self.theta0)
+        with np.errstate(all="ignore"):
+            value = stable_learning_rate(model, X, y, iterations=40, tol=1e-3)
+        return {"value": finite(value), "exact": exact}
 
     def describe(self) -> dict[str, Any]:
         """What the page needs once: names, θ₀, the data points, the first losses."""
@@ -212,17 +247,23 @@ class Session:
                 "model": self.model_kind, "loss": self.loss, "kind": data.kind,
                 "feature_names": data.feature_names, "target_name": data.target_name,
                 "classes": data.classes, "n": n, "epochs": self.epochs,
+                "stable_learning_rate": self.stable_learning_rate(),
                 "points": {"X": finite(data.X[shown, :2]), "y": finite(data.y[shown])},
-                "runs": [{"variant": run.plan.variant, "batch_size": run.plan.batch_size,
-                          "steps_per_epoch": run.plan.steps_per_epoch,
-                          "learning_rate": run.config.learning_rate,
-                          "optimizer": run.config.optimizer,
-                          "full_loss": finite(run.full_loss())} for run in self.runs]}
+                "runs": self.run_settings()}
+
+    def run_settings(self) -> list[dict[str, Any]]:
+        """Each run's variant, batch size, steps per epoch, η, optimizer and current loss."""
+        return [{"variant": run.plan.variant, "batch_size": run.plan.batch_size,
+                 "steps_per_epoch": run.plan.steps_per_epoch,
+                 "learning_rate": run.config.learning_rate, "optimizer": run.config.optimizer,
+                 "full_loss": finite(run.full_loss())} for run in self.runs]
 
     def step(self, count: int = 1) -> list[dict[str, Any]]:
         """Advance every run by up to ``count`` steps; what changed, per run."""
         results = []
-        for run in self.runs:
+        # the page draws every run's fitted curve (one feature) but run A's regions only
+        curves = self.data.X.shape[1] == 1
+        for k, run in enumerate(self.runs):
             path, batch_loss, full_loss = [], [], []
             for _ in range(count):
                 out = run.step()
@@ -237,5 +278,6 @@ class Session:
                             "theta": finite(run.model.theta), "path": finite(path),
                             "batch_loss": finite(batch_loss), "full_loss": finite(full_loss),
                             "diverged": run.diverged, "done": run.done, "table": run.table(),
-                            "picture": picture(run.model, self.data)})
+                            "picture": picture(run.model, self.data) if curves or k == 0
+                            else None})
         return results

@@ -28,7 +28,9 @@ class ExplorerServer:
     port : int
         The port; 0 picks a free one (see :attr:`url` once started).
     host : str
-        The address to listen on; the default serves this machine only.
+        The address to listen on; the default serves this machine only, ``"0.0.0.0"``
+        serves every network interface (a lecture hall: students open
+        :meth:`network_urls`).
     """
 
     def __init__(self, port: int = 8050, host: str = "127.0.0.1") -> None:
@@ -40,12 +42,36 @@ class ExplorerServer:
 
     @property
     def url(self) -> str:
-        """The page's address."""
-        return f"http://{self.host}:{self.port}/"
+        """The page's address on this machine (127.0.0.1 when serving every interface)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}/"
+
+    def network_urls(self) -> list[str]:
+        """The addresses other machines use (this machine's network address), if serving
+        every interface (``host="0.0.0.0"``); empty otherwise."""
+        if self.host not in ("0.0.0.0", ""):  # noqa: S104
+            return []
+        addresses = set()
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:  # a UDP "connection" sends nothing; it only picks the outgoing interface
+            probe.connect(("10.255.255.255", 1))
+            addresses.add(probe.getsockname()[0])
+        except OSError:
+            pass
+        finally:
+            probe.close()
+        try:
+            addresses.update(socket.gethostbyname_ex(socket.gethostname())[2])
+        except OSError:
+            pass
+        return [f"http://{a}:{self.port}/" for a in sorted(addresses) if not a.startswith("127.")]
 
     def start(self, timeout: float = 10.0) -> ExplorerServer:
         """Bind the port, start serving in a thread, and wait until it answers."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on the accepted connections
+        # only then; without it a kept-alive connection waits 40 ms for every response
+        # (Nagle's algorithm meets delayed ACKs)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -18,14 +18,16 @@ import numpy as np
 import gdlab as gd
 from gdlab._typing import FloatArray
 from gdlab.explorer.datasets import Dataset
+from gdlab.explorer.isolines import isolines, loss_levels
 
 __all__ = ["contour_box", "contours", "finite", "picture"]
 
 #: Grid points per axis of the decision boundary and of the loss contours.
 GRID = 31
 CONTOUR_GRID = 25
-#: Contours of larger data sets use a fixed sample of this many rows (to stay quick).
-CONTOUR_ROWS = 2000
+#: Contours of larger data sets use a fixed sample of this many rows (a shared server
+#: draws 625 losses per grid: it must stay quick).
+CONTOUR_ROWS = 500
 #: Contours never reach past this |θ| (a diverged path is drawn clipped).
 MAX_ABS_THETA = 1e4
 
@@ -41,7 +43,10 @@ def finite(values: Any) -> Any:
     array = np.asarray(values, dtype=float)
     if array.ndim == 0:
         return float(array) if math.isfinite(array) else None
-    return [finite(row) for row in array]
+    ok = np.isfinite(array)
+    if ok.all():
+        return array.tolist()
+    return np.where(ok, array, None).tolist()  # an object array: None where not finite
 
 
 def contour_box(points: FloatArray, *, min_half_width: float = 1.5) -> list[list[float]]:
@@ -70,7 +75,8 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
     dict
         ``a`` (values of θ_i), ``b`` (values of θ_j) and ``loss[row_b][col_a]``, the mean
         over all rows, or over a fixed sample of ``CONTOUR_ROWS`` rows of a larger data
-        set (``rows`` says how many).
+        set (``rows`` says how many); ``levels`` and ``lines``, the contour lines to draw
+        (:mod:`gdlab.explorer.isolines`).
     """
     n_params = model.n_params
     for name, value in (("i", i), ("j", j)):
@@ -97,8 +103,10 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
                     loss[row, col] = model.evaluate(X, y)
     finally:
         model.theta = saved
+    levels = loss_levels(loss)
     return {"i": i, "j": j, "a": a.tolist(), "b": b.tolist(), "loss": finite(loss),
-            "rows": int(X.shape[0]), "n": int(data.X.shape[0])}
+            "rows": int(X.shape[0]), "n": int(data.X.shape[0]), "levels": levels,
+            "lines": isolines(a, b, loss, levels)}
 
 
 def picture(model: gd.Sequential, data: Dataset) -> dict[str, Any] | None:
@@ -120,9 +128,10 @@ def picture(model: gd.Sequential, data: Dataset) -> dict[str, Any] | None:
         grid_a, grid_b = np.meshgrid(a, b)
         out = model.predict(np.column_stack([grid_a.ravel(), grid_b.ravel()]))
     result: dict[str, Any] = {"kind": "boundary", "a": a.tolist(), "b": b.tolist()}
+    # probabilities only shade the picture: 3 decimals keep the answer (and its JSON) small
     if out.shape[1] == 1:
-        result["p"] = finite(out[:, 0].reshape(GRID, GRID))
+        result["p"] = finite(out[:, 0].reshape(GRID, GRID).round(3))
     else:
         result["cls"] = out.argmax(axis=1).reshape(GRID, GRID).tolist()
-        result["p"] = finite(out.max(axis=1).reshape(GRID, GRID))
+        result["p"] = finite(out.max(axis=1).reshape(GRID, GRID).round(3))
     return result

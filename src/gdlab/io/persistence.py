@@ -32,7 +32,7 @@ import numpy as np
 
 from gdlab._checks import UserError
 from gdlab.io.files import create_file_beside, sync_folder
-from gdlab.optim.optimizers import AdamState, MomentumState, RMSpropState
+from gdlab.optim.optimizers import AdamState, MomentumState, NadamState, RMSpropState
 
 __all__ = [
     "FORMAT_NAME",
@@ -52,7 +52,8 @@ MODEL_FILENAME = "model.npz"  #: the model's file name inside a run folder
 
 
 #: the optimizer states a file may name (nothing else is instantiated from a file)
-STATE_TYPES = {state.__name__: state for state in (MomentumState, AdamState, RMSpropState)}
+STATE_TYPES = {state.__name__: state for state in (MomentumState, AdamState, NadamState,
+                                                   RMSpropState)}
 
 
 class ModelFileError(UserError):

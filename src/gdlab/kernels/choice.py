@@ -78,6 +78,8 @@ def unsupported(model: Any) -> str | None:
     >>> unsupported(model) is None
     True
     """
+    if getattr(model, "inputs", None) is not None:
+        return "embeddings run in the reference executor only (for now)"
     if model.dtype not in (np.float64, np.float32):
         return ("the compiled executor runs float64 and float32 models; the model has dtype "
                 f"{model.dtype}")
@@ -87,7 +89,8 @@ def unsupported(model: Any) -> str | None:
     if codes.LOSS_CODES.get(model.loss.name) not in codes.KERNEL_LOSSES:
         return f"loss {model.loss!r} has no compiled kernel"
     if type(model.optimizer) not in codes.KERNEL_RULES:
-        return f"optimizer {model.optimizer!r} is not SGD, Adam or RMSprop"
+        return (f"optimizer {model.optimizer!r} is not SGD, Adam or RMSprop (the compiled "
+                "executor has no Nadam yet)")
     if type(model.optimizer.schedule) not in codes.KERNEL_SCHEDULES:
         return f"learning-rate schedule {model.optimizer.schedule!r} is not a built-in one"
     return None

@@ -20,7 +20,7 @@ True
 >>> LOSS_CODES["sparse_categorical_crossentropy"] == CATEGORICAL_CROSSENTROPY
 True
 >>> sorted(RULE_CODES)
-['adam', 'momentum', 'rmsprop', 'sgd']
+['adam', 'momentum', 'nadam', 'rmsprop', 'sgd']
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import numpy as np
 from gdlab._checks import UserError, UserTypeError
 from gdlab._typing import FloatArray
 from gdlab.nn import losses as losses_module
+from gdlab.nn.embedding import Inputs, check_inputs
 from gdlab.nn.layers import Dense, DenseCache
 
 __all__ = ["LossGradient", "Network", "param_names"]
@@ -72,10 +73,15 @@ class Network:
     seed : int, optional
         Seed of the weight initialisation (``numpy.random.default_rng(seed)``).
     dtype : {"float64", "float32"}
+    inputs : Inputs, optional
+        Numeric columns and categorical code columns through embeddings
+        (:mod:`gdlab.nn.embedding`); their tables are the tail of θ, and ``input_dim``
+        follows from them.
     """
 
     def __init__(self, layers: Sequence[Dense], *, input_dim: int | None = None,
-                 seed: int | None = None, dtype: str = "float64") -> None:
+                 seed: int | None = None, dtype: str = "float64",
+                 inputs: Inputs | None = None) -> None:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Dense) for layer in layers):
             raise UserTypeError(
@@ -91,6 +97,9 @@ class Network:
         self.dtype = np.dtype(dtype)
         self._theta: FloatArray = np.empty(0, dtype=self.dtype)
         self.input_dim: int | None = None
+        self.inputs = check_inputs(inputs)
+        if inputs is not None and input_dim is None:
+            input_dim = inputs.n_columns
         if input_dim is not None:
             self.build(input_dim)
 
@@ -102,22 +111,28 @@ class Network:
 
     def build(self, input_dim: int) -> None:
         """Fix the input dimension, allocate θ and draw the initial weights from the seed."""
-        fan_in = input_dim
+        fan_in = input_dim if self.inputs is None else self.inputs.build(input_dim)
         for layer in self.layers:
             layer.build(fan_in)
             fan_in = layer.units
-        self.input_dim = self.layers[0].input_dim
-        self._theta = np.zeros(sum(layer.n_params for layer in self.layers), dtype=self.dtype)
+        self.input_dim = input_dim
+        tables = 0 if self.inputs is None else self.inputs.n_params
+        self._theta = np.zeros(sum(layer.n_params for layer in self.layers) + tables,
+                               dtype=self.dtype)
         self._bind()
         rng = np.random.default_rng(self.seed)
         for layer in self.layers:
             layer.initialize(rng)
+        if self.inputs is not None:
+            self.inputs.initialize(rng)
 
     def _bind(self) -> None:
         start = 0
         for layer in self.layers:
             layer.bind(self._theta[start:start + layer.n_params])
             start += layer.n_params
+        if self.inputs is not None:  # the embedding tables: the tail of θ
+            self.inputs.bind(self._theta[start:])
         self._slices = self.layer_slices()  # kept for the backward pass of every step
 
     def __setstate__(self, state: dict) -> None:
@@ -166,7 +181,8 @@ class Network:
     def param_names(self) -> list[str]:
         """Names of θ's entries (``w``, ``b``; ``w_1…w_p``; ``w_{j,k}``; ``w^(l)_{j,k}``)."""
         self._require_built()
-        return param_names(self.layers)
+        tables = [] if self.inputs is None else self.inputs.param_names()
+        return param_names(self.layers) + tables
 
     def layer_slices(self) -> list[slice]:
         """The slice of θ that belongs to each layer."""
@@ -185,7 +201,7 @@ class Network:
             out.append(layer.W.copy())
             if layer.use_bias:
                 out.append(layer.b.copy())
-        return out
+        return out + ([] if self.inputs is None else self.inputs.get_weights())
 
     def set_weights(self, weights: Sequence[FloatArray]) -> None:
         """Set θ from ``[W1, b1, W2, b2, …]`` (shapes as :meth:`get_weights`)."""
@@ -205,7 +221,7 @@ class Network:
     def forward(self, X: FloatArray) -> tuple[FloatArray, list[DenseCache]]:
         """Return the output ``A`` of the last layer and every layer's cache."""
         caches = []
-        A = X
+        A = X if self.inputs is None else self.inputs.forward(X)
         for layer in self.layers:
             A, cache = layer.forward(A)
             caches.append(cache)
@@ -228,8 +244,12 @@ class Network:
         dA = loss.gradient(Y, last.A, exposure=exposure)
         return per_row, output.activation.backward(last.Z, last.A, dA)  # dZ = dA ⊙ φ'(Z)
 
-    def backward(self, dZ: FloatArray, caches: list[DenseCache]) -> FloatArray:
+    def backward(self, dZ: FloatArray, caches: list[DenseCache],
+                 X: FloatArray | None = None) -> FloatArray:
         """Back-propagate the output layer's dZ; return dLoss/dθ as one flat vector.
+
+        With embeddings, the first layer's dA_prev is scattered into the tables, and ``X``
+        (the batch's inputs) gives the codes (:meth:`Inputs.backward`).
 
         A loop over the layers from the output back: the output layer starts from dZ
         (:meth:`Dense.backward_from_Z`), every other layer from the dA_prev of the layer
@@ -238,12 +258,15 @@ class Network:
         """
         grad = np.empty_like(self._theta)
         dA_prev: FloatArray | None = None  # None at the output layer, which starts from dZ
+        embedded = self.inputs is not None
         for index in range(len(self.layers) - 1, -1, -1):
             layer, cache = self.layers[index], caches[index]
             if dA_prev is not None:  # the first step of Dense.backward: dZ = dA ⊙ φ'(Z)
                 dZ = layer.activation.backward(cache.Z, cache.A, dA_prev)
             dA_prev = layer._backward_from_Z_into(dZ, cache, grad[self._slices[index]],
-                                                  need_dA_prev=index > 0)
+                                                  need_dA_prev=index > 0 or embedded)
+        if embedded:  # dA⁽⁰⁾ scattered into the tables (the tail of θ)
+            self.inputs.backward(dA_prev, X, out=grad[self._slices[-1].stop:])  # type: ignore
         return grad
 
     def loss_and_gradient(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
@@ -262,7 +285,7 @@ class Network:
             dZ = dZ * (1.0 / X.shape[0])
         else:
             dZ = dZ * losses_module.batch_shares(sample_weight)[:, None]
-        return LossGradient(batch_loss, self.backward(dZ, caches), per_row, A)
+        return LossGradient(batch_loss, self.backward(dZ, caches, X), per_row, A)
 
     def per_row_gradients(self, loss: losses_module.Loss, X: FloatArray, Y: FloatArray, *,
                           exposure: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
@@ -285,8 +308,11 @@ class Network:
             if index > 0:
                 dA_prev, previous = dZ @ layer.W.T, caches[index - 1]
                 dZ = self.layers[index - 1].activation.backward(previous.Z, previous.A, dA_prev)
+        if self.inputs is not None:  # the tables' entries: the tail of θ
+            blocks.append(self.inputs.per_row_gradients(dZ @ self.layers[0].W.T, X))
         return per_row, np.hstack(blocks)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}([{layers}], input_dim={self.input_dim})"
+        inputs = "" if self.inputs is None else f", inputs={self.inputs!r}"
+        return f"{type(self).__name__}([{layers}], input_dim={self.input_dim}{inputs})"

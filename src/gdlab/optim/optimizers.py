@@ -2,7 +2,7 @@ r"""Optimizers: pure update rules ``(gradient, state) -> (Δθ, new state)`` ove
 
 Each rule is a function of explicit, immutable state (a ``NamedTuple``), so a trace can
 keep the state before and after every step as plain values. The classes
-(:class:`SGD`, :class:`Adam`, :class:`RMSprop`) only hold the hyperparameters; the
+(:class:`SGD`, :class:`Adam`, :class:`Nadam`, :class:`RMSprop`) only hold the hyperparameters; the
 learning rate may be a number or a :mod:`gdlab.optim.schedules` schedule of the step.
 The training loop then applies :math:`\theta_{t+1} = \theta_t + \Delta\theta_t`.
 """
@@ -22,12 +22,15 @@ __all__ = [
     "Adam",
     "AdamState",
     "MomentumState",
+    "Nadam",
+    "NadamState",
     "Optimizer",
     "RMSprop",
     "RMSpropState",
     "adam_update",
     "get",
     "momentum_update",
+    "nadam_update",
     "rmsprop_update",
     "sgd_update",
 ]
@@ -43,6 +46,16 @@ class AdamState(NamedTuple):
     """Adam's state: the step count t and the moment estimates m and v."""
 
     t: int
+    m: FloatArray
+    v: FloatArray
+
+
+class NadamState(NamedTuple):
+    r"""Nadam's state: the step count t, the product of the momentum schedule
+    :math:`\prod_{i \le t} u_i`, and the moment estimates m and v."""
+
+    t: int
+    u_product: float
     m: FloatArray
     v: FloatArray
 
@@ -92,6 +105,46 @@ def adam_update(grad: FloatArray, state: AdamState, *, learning_rate: float, bet
     m_hat = m / (1.0 - beta_1**t)
     v_hat = v / (1.0 - beta_2**t)
     return -learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), AdamState(t, m, v)
+
+
+def nadam_update(grad: FloatArray, state: NadamState, *, learning_rate: float, beta_1: float,
+                 beta_2: float, epsilon: float) -> tuple[FloatArray, NadamState]:
+    r"""Nadam (Dozat 2016), Adam with Nesterov momentum, as Keras 3 computes it.
+
+    With the momentum schedule :math:`u_t = \beta_1 (1 - \tfrac12 \, 0.96^{t})` and its
+    running product :math:`\Pi_t = \prod_{i \le t} u_i` (:math:`\Pi_0 = 1`), step t is
+
+    .. math:: m \leftarrow \beta_1 m + (1-\beta_1)\nabla, \quad
+              v \leftarrow \beta_2 v + (1-\beta_2)\nabla^2,
+
+    .. math:: \hat m = \frac{u_{t+1}\, m}{1 - \Pi_t u_{t+1}}
+                      + \frac{(1 - u_t)\nabla}{1 - \Pi_t}, \quad
+              \hat v = \frac{v}{1 - \beta_2^t}, \quad
+              \Delta\theta = -\eta \frac{\hat m}{\sqrt{\hat v} + \epsilon}
+
+    The first term of :math:`\hat m` is the momentum of the *next* step (the Nesterov
+    look-ahead), the second the current gradient's own share. Keras 2 (2019) used
+    :math:`0.96^{0.004 t}` in :math:`u_t` (``schedule_decay=0.004``); Keras 3 uses
+    :math:`0.96^{t}`, as here.
+
+    Examples
+    --------
+    >>> state = NadamState(0, 1.0, np.zeros(1), np.zeros(1))
+    >>> delta, state = nadam_update(np.array([2.0]), state, learning_rate=0.1, beta_1=0.9,
+    ...                             beta_2=0.999, epsilon=1e-7)
+    >>> round(float(delta[0]), 6), state.t, state.u_product
+    (-0.106279, 1, 0.468)
+    """
+    t = state.t + 1
+    u_t = beta_1 * (1.0 - 0.5 * 0.96**t)
+    u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+    u_product = state.u_product * u_t
+    m = beta_1 * state.m + (1.0 - beta_1) * grad
+    v = beta_2 * state.v + (1.0 - beta_2) * (grad * grad)
+    m_hat = u_next * m / (1.0 - u_product * u_next) + (1.0 - u_t) * grad / (1.0 - u_product)
+    v_hat = v / (1.0 - beta_2**t)
+    delta = -learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+    return delta, NadamState(t, u_product, m, v)
 
 
 def rmsprop_update(grad: FloatArray, state: RMSpropState, *, learning_rate: float, rho: float,
@@ -205,6 +258,33 @@ class Adam(Optimizer):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Keras 3's rule and defaults: η = 0.001, ε = 1e-7).
+
+    The update is :func:`nadam_update`. The study of Schelldorfer & Wüthrich (2019) trains
+    its claim-frequency networks with Keras's Nadam.
+    """
+
+    name = "nadam"
+
+    def __init__(self, learning_rate: float | schedules.Schedule = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = check_fraction("beta_1", beta_1, hint="The usual value is 0.9.")
+        self.beta_2 = check_fraction("beta_2", beta_2, hint="The usual value is 0.999.")
+        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-7.")
+
+    def init(self, theta):
+        return NadamState(0, 1.0, np.zeros_like(theta), np.zeros_like(theta))
+
+    def update(self, grad, state, *, learning_rate):
+        return nadam_update(grad, state, learning_rate=learning_rate, beta_1=self.beta_1,
+                            beta_2=self.beta_2, epsilon=self.epsilon)
+
+    def hyperparameters(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
 class RMSprop(Optimizer):
     """RMSprop (defaults as Keras: ρ = 0.9, ε = 1e-7)."""
 
@@ -227,7 +307,8 @@ class RMSprop(Optimizer):
         return {"rho": self.rho, "epsilon": self.epsilon}
 
 
-_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+_REGISTRY: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "nadam": Nadam,
+                                         "rmsprop": RMSprop}
 
 
 def get(optimizer: str | Optimizer | dict[str, Any], *,

@@ -112,6 +112,11 @@ class History(Callback):
         frame.insert(0, "epoch", self.epoch[:len(frame)])
         return frame
 
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import history_html  # the notebook's view
+
+        return history_html(self)
+
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
         return f"History(epochs={len(self.epoch)}, last={last})"

@@ -65,8 +65,9 @@ class FitLoop:
             if not isinstance(callback, Callback):
                 raise UserTypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
         self._divergence_guard = DivergenceGuard(loss_at=lambda: self._training_loss(data))
-        chain: list[Callback] = [self.history, self._divergence_guard, DeadReLU(data.X),
-                                 *user]
+        # with embeddings the dense layers' inputs move with θ: no dead-unit check (yet)
+        dead = DeadReLU(data.X if getattr(self, "inputs", None) is None else None)
+        chain: list[Callback] = [self.history, self._divergence_guard, dead, *user]
         if verbose:
             chain.append(ProgressBar(epochs))
         for callback in chain:

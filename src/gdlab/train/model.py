@@ -24,6 +24,7 @@ from gdlab._typing import FloatArray, IntArray
 from gdlab.io.data import check_exposure, check_sample_weight, check_X, check_y
 from gdlab.io.persistence import write_model_file
 from gdlab.nn import losses as losses_module
+from gdlab.nn.embedding import Inputs
 from gdlab.nn.layers import Dense
 from gdlab.nn.network import Network
 from gdlab.optim import optimizers as optimizers_module
@@ -69,8 +70,9 @@ class Sequential(FitLoop, Network):
     """
 
     def __init__(self, layers: Sequence[Dense], *, input_dim: int | None = None,
-                 seed: int | None = None, dtype: str = "float64") -> None:
-        super().__init__(layers, input_dim=input_dim, seed=seed, dtype=dtype)
+                 seed: int | None = None, dtype: str = "float64",
+                 inputs: Inputs | None = None) -> None:
+        super().__init__(layers, input_dim=input_dim, seed=seed, dtype=dtype, inputs=inputs)
         self.loss: losses_module.Loss | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
         self.metrics: list[str] = []
@@ -207,7 +209,8 @@ class Sequential(FitLoop, Network):
     def _context(self, batch: Batch) -> BatchContext:
         return BatchContext([layer.get_config() for layer in self.layers], self.input_dim,
                             self.loss, batch.X, batch.Y, batch.w, batch.e,
-                            self.param_names)
+                            self.param_names,
+                            None if self.inputs is None else self.inputs.get_config())
 
     # --- evaluation --------------------------------------------------------------------
     def predict(self, X: Any, *, exposure: Any = None) -> FloatArray:
@@ -360,6 +363,17 @@ class Sequential(FitLoop, Network):
             )
         return data.take(slice(0, n - n_val)), data.take(slice(n - n_val, n))
 
+    def summary(self) -> None:
+        """Print a Keras-like summary: layers, output shapes, parameter names and counts."""
+        from gdlab.train.notebook import summary_text
+
+        print(summary_text(self))
+
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import summary_html  # the notebook's view
+
+        return summary_html(self)
+
     # --- persistence -------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """The JSON-safe description of the architecture and the compiled loss/optimizer."""
@@ -371,7 +385,7 @@ class Sequential(FitLoop, Network):
             "loss": None if self.loss is None else self.loss.get_config(),
             "optimizer": None if self.optimizer is None else self.optimizer.get_config(),
             "metrics": list(self.metrics),
-        }
+        } | ({} if self.inputs is None else {"inputs": self.inputs.get_config()})
 
     def save(self, path: str | os.PathLike[str], *, preprocessing: Any = None,
              metadata: dict[str, Any] | None = None) -> Path:

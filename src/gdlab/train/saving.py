@@ -14,6 +14,7 @@ from typing import Any
 from gdlab.io.persistence import ModelFileError, read_model_file
 from gdlab.io.preprocessing import Preprocessor
 from gdlab.nn import losses
+from gdlab.nn.embedding import Inputs
 from gdlab.nn.layers import Dense
 from gdlab.optim import optimizers
 from gdlab.train.callbacks import History
@@ -48,8 +49,9 @@ def model_from_config(config: dict[str, Any], *, input_dim: int | None = None) -
     """
     layers = [Dense(**layer) for layer in config["layers"]]
     dim = config.get("input_dim") if input_dim is None else input_dim
+    inputs = Inputs.from_config(config["inputs"]) if config.get("inputs") else None
     model = Sequential(layers, input_dim=dim, seed=config.get("seed"),
-                       dtype=config.get("dtype", "float64"))
+                       dtype=config.get("dtype", "float64"), inputs=inputs)
     if config.get("loss") is not None:
         loss_config = dict(config["loss"])
         loss = losses.get(loss_config.pop("name"), **loss_config)

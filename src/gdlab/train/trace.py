@@ -52,6 +52,7 @@ class BatchContext:
     sample_weight: FloatArray | None = None
     exposure: FloatArray | None = None
     param_names: list[str] | None = None  #: shared by the steps of a run (one list, not N)
+    inputs: dict[str, Any] | None = None  #: the embeddings' config (Inputs.get_config)
 
 
 @dataclass(frozen=True)
@@ -140,12 +141,15 @@ class Step:
         return self._per_row()[4]
 
     def _per_row(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        from gdlab.nn.embedding import Inputs
         from gdlab.nn.layers import Dense  # deferred: the trace is imported by the fit loop
         from gdlab.nn.network import Network
 
         context = self._require_context()
+        inputs = None if context.inputs is None else Inputs.from_config(context.inputs)
         network = Network([Dense(**config) for config in context.layer_configs],
-                          input_dim=context.input_dim, dtype=self.theta_before.dtype.name)
+                          input_dim=context.input_dim, dtype=self.theta_before.dtype.name,
+                          inputs=inputs)
         network.theta = self.theta_before
         X, Y = context.X[self._row_index], context.Y[self._row_index]
         exposure = None if context.exposure is None else context.exposure[self._row_index]
@@ -270,6 +274,11 @@ class Step:
         name = type(self.state_after).__name__ if self.state_after is not None else ""
         return name.removesuffix("State") or "optimizer"
 
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import step_html  # the notebook's view
+
+        return step_html(self)
+
     def __repr__(self) -> str:
         return (f"Step(step={self.step}, epoch={self.epoch}, variant={self.variant!r}, "
                 f"rows={len(self.rows)}, loss={self.loss:.6g}, "
@@ -278,6 +287,11 @@ class Step:
 
 class Trace(list):
     """The recorded steps of a run, in order (a list of :class:`Step`)."""
+
+    def _repr_html_(self) -> str:
+        from gdlab.train.notebook import trace_html  # the notebook's view
+
+        return trace_html(self)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per step: step, epoch, variant, learning rate, loss, θ and gradient.

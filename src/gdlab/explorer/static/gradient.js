@@ -126,5 +126,5 @@ const Gradient = (() => {
     render();
   }
 
-  return { start, state };
+  return { start, draw, state };
 })();

@@ -33,10 +33,14 @@ const Playground = (() => {
   function fillParams(names) {
     for (const [id, fallback] of [["pg-param-i", 0], ["pg-param-j", 1]]) {
       const select = $(id), old = Number(select.value);
+      // the first time, the page's address may ask for a pair of parameters
+      const asked = S.desc ? NaN : Number(Settings.wanted(id));
       select.innerHTML = names.map((n, k) => `<option value="${k}">${n}</option>`).join("");
-      select.value = String(old < names.length && select.options.length && !isNaN(old) && S.desc
+      select.value = String(asked >= 0 && asked < names.length ? asked
+        : old < names.length && select.options.length && !isNaN(old) && S.desc
         && S.desc.param_names.join() === names.join() ? old : fallback);
     }
+    Settings.schedule();
   }
 
   async function init() {
@@ -50,6 +54,7 @@ const Playground = (() => {
       if (seq !== S.initSeq) return;
       fillParams(d.param_names);
       S.session = d.session; S.desc = d; S.contour = null;
+      exportLinks();
       S.runs = d.runs.map((r) => ({ path: [d.theta0], full: [[0, r.full_loss]], batch: [],
         step: 0, epoch: 0, done: false, diverged: null, table: null, theta: d.theta0,
         picture: d.picture }));
@@ -61,6 +66,15 @@ const Playground = (() => {
     } catch (error) {
       if (seq === S.initSeq) { S.session = null; message(error.message); render(); }
     }
+  }
+
+  // The export links of this session (the server writes the files).
+  function exportLinks() {
+    const base = `/api/playground/export?session=${encodeURIComponent(S.session)}`;
+    $("pg-export-path").href = `${base}&format=csv&what=path`;
+    $("pg-export-tables").href = `${base}&format=csv&what=tables`;
+    $("pg-export-json").href = `${base}&format=json`;
+    for (const k of [0, 1]) $(`pg-export-latex-${k}`).href = `${base}&format=latex&run=${k}`;
   }
 
   // Re-initialise only when a setting really changed (a blur also fires "change").
@@ -151,6 +165,13 @@ const Playground = (() => {
     let text = `${k ? "B" : "A"}: ${r.variant} (batch of ${r.batch_size}), η=${r.learning_rate}, ` +
       `${r.optimizer} · ${run.step} steps, epoch ${Math.min(run.epoch + 1, d.epochs)}/${d.epochs}\n` +
       `loss over all ${d.n} rows = ${Plot.fmt(last)}\nθ = (${theta})`;
+    const bound = d.stable_learning_rate;
+    if (bound && bound.value !== null) {
+      const over = r.learning_rate > bound.value;
+      text += `\nlargest stable η = 2/λ_max ${bound.exact ? "=" : "at θ₀ ≈"} ${Plot.fmt(bound.value)}` +
+        (over ? (r.optimizer === "sgd" && r.variant === "batch" && bound.exact
+          ? ": η is above it, the steps will grow" : ": η is above it") : "");
+    }
     if (run.done && !run.diverged) text += "\nfinished";
     box.textContent = text;
     if (run.diverged) {
@@ -193,12 +214,14 @@ const Playground = (() => {
     });
   }
 
+  // The range of the finite values, widened by 6 % on each side: no marker on the frame.
   function extent(values) {
     const finite = values.filter((v) => v !== null && isFinite(v));
     if (!finite.length) return [0, 1];
     let lo = Math.min(...finite), hi = Math.max(...finite);
     if (hi === lo) { lo -= 0.5; hi += 0.5; }
-    return [lo, hi];
+    const pad = 0.06 * (hi - lo);
+    return [lo - pad, hi + pad];
   }
 
   function thin(list, max) {
@@ -207,52 +230,74 @@ const Playground = (() => {
     return list.filter((_, k) => k % every === 0 || k === list.length - 1);
   }
 
+  // Contour lines (traced on the server), labelled with their level; the runs' paths on
+  // top, run B dashed with square markers so that it shows where it overlaps run A.
   function drawContours() {
     const canvas = $("contour-canvas"), c = S.contour;
-    if (!c || !S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    if (!c || !S.desc) { Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
     const names = S.desc.param_names;
     const f = Plot.frame(canvas, [c.a[0], c.a[c.a.length - 1]], [c.b[0], c.b[c.b.length - 1]],
       names[c.i], names[c.j]);
     const ctx = f.ctx;
     f.clip();
-    const logs = c.loss.flat().filter((v) => v !== null && v > 0).map(Math.log);
-    const [lo, hi] = extent(logs);
-    const da = (c.a[1] - c.a[0]) / 2, db = (c.b[1] - c.b[0]) / 2;
-    c.loss.forEach((row, rb) => row.forEach((v, ca) => {
-      const level = v === null || v <= 0 ? 1 : Math.floor(((Math.log(v) - lo) / (hi - lo)) * 12) / 12;
-      ctx.fillStyle = `hsl(${220 - 180 * level}, 70%, ${92 - 40 * level}%)`;
-      const x0 = f.X(c.a[ca] - da), y0 = f.Y(c.b[rb] + db);
-      ctx.fillRect(x0, y0, f.X(c.a[ca] + da) - x0 + 1, f.Y(c.b[rb] - db) - y0 + 1);
-    }));
+    const lines = c.lines || [];
+    lines.forEach((line, m) => {
+      const t = lines.length > 1 ? m / (lines.length - 1) : 0;
+      ctx.strokeStyle = `hsl(${220 - 190 * t}, 65%, ${45 + 10 * t}%)`;
+      ctx.lineWidth = 1.2;
+      for (const path of line.paths) {
+        ctx.beginPath();
+        path.forEach(([x, y], k) => (k ? ctx.lineTo : ctx.moveTo).call(ctx, f.X(x), f.Y(y)));
+        ctx.stroke();
+      }
+    });
+    const placed = [];
+    lines.forEach((line) => {  // labels after all lines, so no line crosses a label
+      const longest = line.paths.reduce((best, p) => (p.length > best.length ? p : best), []);
+      if (longest.length < 8) return;
+      const [x, y] = longest[Math.floor(longest.length / 2)];
+      const px = f.X(x), py = f.Y(y), text = Plot.fmt(Number(line.level.toPrecision(2)));
+      const half = 3 * text.length + 4;  // about half the label's width (10 px font)
+      if (placed.some(([qx, qy, qh]) => Math.abs(qx - px) < half + qh && Math.abs(qy - py) < 14)) return;
+      placed.push([px, py, half]);
+      Plot.label(ctx, px, py, text);
+    });
     S.runs.forEach((run, k) => {
       const pts = thin(run.path, 4000).filter((t) => t[c.i] !== null && t[c.j] !== null);
-      ctx.strokeStyle = RUN_COLORS[k]; ctx.lineWidth = 1.5;
+      ctx.strokeStyle = RUN_COLORS[k]; ctx.lineWidth = k ? 1.5 : 3;
+      ctx.globalAlpha = k ? 1 : 0.75;
+      ctx.setLineDash(k ? [5, 4] : []);
       ctx.beginPath();
       pts.forEach((t, m) => (m ? ctx.lineTo : ctx.moveTo).call(ctx, f.X(t[c.i]), f.Y(t[c.j])));
       ctx.stroke();
-      if (pts.length < 300) for (const t of pts) Plot.dot(ctx, f.X(t[c.i]), f.Y(t[c.j]), 2.5, RUN_COLORS[k]);
+      ctx.setLineDash([]); ctx.globalAlpha = 1;
+      const mark = (t, r) => (k ? Plot.square : Plot.dot)(ctx, f.X(t[c.i]), f.Y(t[c.j]), r, RUN_COLORS[k]);
+      if (pts.length < 300) for (const t of pts) mark(t, k ? 2.5 : 3);
       const end = pts[pts.length - 1];
-      if (end) Plot.dot(ctx, f.X(end[c.i]), f.Y(end[c.j]), 5, RUN_COLORS[k]);
+      if (end) mark(end, 5.5);
     });
     const t0 = S.desc.theta0;
     Plot.dot(ctx, f.X(t0[c.i]), f.Y(t0[c.j]), 5, Plot.COLORS.ink);
+    if (c.optimum) Plot.star(ctx, f.X(c.optimum[0]), f.Y(c.optimum[1]), 8, Plot.COLORS.ink);
     ctx.restore();
     const over = c.rows < c.n ? `loss over a sample of ${c.rows} of the ${c.n} rows` : "loss over all rows";
+    const marks = `black dot: θ₀${c.optimum ? "; star: the least-squares minimum θ*" : ""}` +
+      (S.runs.length > 1 ? "; run B dashed" : "");
     $("contour-caption").textContent = names.length > 2
-      ? `${over}; the other parameters held at run A's current θ (black: θ₀)`
-      : `${over} and the path of θ (black: θ₀)`;
+      ? `${over}; the other parameters held at run A's current θ (${marks})`
+      : `${over}, contour lines labelled with the loss, and the path of θ (${marks})`;
   }
 
   function drawCurve() {
     const canvas = $("curve-canvas");
-    if (!S.desc) { canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); return; }
+    if (!S.desc) { Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
     const log = (v) => (v !== null && v > 0 ? Math.log10(v) : null);
     const all = S.runs.flatMap((r) => [...r.full, ...r.batch].map((p) => log(p[1])));
     const steps = Math.max(1, ...S.runs.map((r) => r.step));
     const f = Plot.frame(canvas, [0, steps], extent(all), "step", "loss (log scale)",
       (v) => {
         const x = Math.pow(10, v);
-        return x >= 1e4 || x < 1e-3 ? x.toExponential(0) : String(Number(x.toPrecision(2)));
+        return x >= 1e4 || x < 1e-3 ? x.toExponential(1) : String(Number(x.toPrecision(3)));
       });
     const ctx = f.ctx;
     f.clip();
@@ -274,7 +319,7 @@ const Playground = (() => {
     const run = S.runs[0];
     const pic = run && run.picture;
     if (!d || !pic) {
-      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      Plot.fit(canvas).ctx.clearRect(0, 0, canvas.width, canvas.height);
       $("data-caption").textContent = d ? "no picture: the model's inputs are not one or two features" : "";
       return;
     }
@@ -371,5 +416,5 @@ const Playground = (() => {
     init();
   }
 
-  return { start, state: S };
+  return { start, render, state: S };
 })();

@@ -26,10 +26,24 @@ const Plot = (() => {
     return out;
   }
 
+  // Size the canvas's pixels to its width on the screen (times the device's pixel ratio),
+  // keeping the aspect of its width and height attributes: text stays 11 px on a phone
+  // and sharp on a projector. Returns the context, in CSS pixels, and the size.
+  function fit(canvas) {
+    if (!canvas.dataset.aspect) canvas.dataset.aspect = String(canvas.height / canvas.width);
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(240, Math.round(canvas.clientWidth || canvas.width));
+    const h = Math.round(w * Number(canvas.dataset.aspect));
+    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+    if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx, w, h };
+  }
+
   // A cleared canvas with axes over xRange × yRange; returns the coordinate maps.
   function frame(canvas, xRange, yRange, xLabel, yLabel, yTickFormat) {
-    const ctx = canvas.getContext("2d");
-    const w = canvas.width, h = canvas.height;
+    const { ctx, w, h } = fit(canvas);
     const left = MARGIN.left, right = w - MARGIN.right, top = MARGIN.top,
           bottom = h - MARGIN.bottom;
     const [x0, x1] = xRange, [y0, y1] = yRange;
@@ -70,6 +84,33 @@ const Plot = (() => {
     ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI); ctx.fill();
   }
 
+  function square(ctx, x, y, r, color) {
+    ctx.fillStyle = color;
+    ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+  }
+
+  function star(ctx, x, y, r, color) {
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    for (let k = 0; k < 10; k++) {
+      const a = -Math.PI / 2 + (k * Math.PI) / 5, rr = k % 2 ? r * 0.45 : r;
+      (k ? ctx.lineTo : ctx.moveTo).call(ctx, x + rr * Math.cos(a), y + rr * Math.sin(a));
+    }
+    ctx.closePath(); ctx.fill();
+  }
+
+  // A small text on a white halo (contour levels).
+  function label(ctx, x, y, text) {
+    ctx.font = "10px system-ui, sans-serif";
+    ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    const w = ctx.measureText(text).width + 4;
+    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillRect(x - w / 2, y - 6, w, 12);
+    ctx.fillStyle = "#57606a";
+    ctx.fillText(text, x, y);
+    ctx.textBaseline = "alphabetic";
+  }
+
   function arrow(ctx, x0, y0, x1, y1, color) {
     const angle = Math.atan2(y1 - y0, x1 - x0);
     ctx.strokeStyle = ctx.fillStyle = color;
@@ -97,5 +138,5 @@ const Plot = (() => {
     return data;
   }
 
-  return { COLORS, fmt, frame, dot, arrow, api };
+  return { COLORS, fmt, fit, frame, dot, square, star, label, arrow, api };
 })();

@@ -1,0 +1,149 @@
+"""Embeddings: lookup forward, scatter-add backward, gradcheck, traces, save/load, bad codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gdlab as gd
+from gdlab.nn.embedding import Embedding, Inputs
+
+LEVELS = (4, 3)
+
+
+def _data(n=40, seed=0):
+    """Two numeric columns, then codes of two categorical columns (4 and 3 levels)."""
+    rng = np.random.default_rng(seed)
+    numeric = rng.normal(size=(n, 2))
+    codes = np.column_stack([rng.integers(0, k, n) for k in LEVELS])
+    effect = np.array([-0.5, 0.0, 0.3, 0.8])[codes[:, 0]] + np.array([0.2, -0.2, 0.0])[codes[:, 1]]
+    exposure = rng.uniform(0.2, 1.0, n)
+    y = rng.poisson(exposure * np.exp(0.3 * numeric[:, 0] + effect))
+    return np.column_stack([numeric, codes]).astype(float), y, exposure
+
+
+def _model(seed=0, hidden=(3,)):
+    inputs = gd.Inputs(numeric=2, categorical=[gd.Embedding(4, 2, name="brand"),
+                                               gd.Embedding(3, 1, name="region")])
+    layers = [gd.Dense(h, "tanh") for h in hidden] + [gd.Dense(1, "exponential")]
+    model = gd.Sequential(layers, inputs=inputs, seed=seed)
+    model.compile(loss="poisson", optimizer=gd.Nadam(0.02))
+    return model
+
+
+def test_theta_holds_the_tables_after_the_dense_layers_with_names():
+    model = _model()
+    dense = 5 * 3 + 3 + 3 * 1 + 1  # A⁰ has 2 + 2 + 1 columns
+    assert model.input_dim == 4 and model.layers[0].input_dim == 5
+    assert model.n_params == dense + 4 * 2 + 3 * 1
+    assert model.param_names[dense:dense + 3] == ["e^(brand)_{0,1}", "e^(brand)_{0,2}",
+                                                  "e^(brand)_{1,1}"]
+    assert model.param_names[-1] == "e^(region)_{2,1}"
+    brand = model.inputs.categorical[0].E
+    assert np.shares_memory(brand, model.theta) and np.abs(brand).max() <= 0.05
+    np.testing.assert_array_equal(model.get_weights()[-2], brand)
+
+
+def test_forward_is_a_lookup_equal_to_a_one_hot_product():
+    """E[c] = onehot(c) · E: the network sees [x, E_brand[c1], E_region[c2]]."""
+    X, _, _ = _data()
+    model = _model()
+    E1, E2 = model.get_weights()[-2:]
+    codes = X[:, 2:].astype(int)
+    A0 = np.column_stack([X[:, :2], np.eye(4)[codes[:, 0]] @ E1, np.eye(3)[codes[:, 1]] @ E2])
+    plain = gd.Sequential([gd.Dense(3, "tanh"), gd.Dense(1, "exponential")], input_dim=5)
+    plain.set_weights(model.get_weights()[:-2])
+    np.testing.assert_allclose(model.predict(X), plain.predict(A0), rtol=1e-14)
+
+
+def test_backward_is_a_scatter_add_as_a_loop_over_rows():
+    embedding = Embedding(3, 2)
+    codes = np.array([2, 0, 2, 2, 1, 2])
+    dA = np.arange(12.0).reshape(6, 2)
+    out = np.zeros((3, 2))
+    embedding.backward(dA, codes, out)
+    expected = np.zeros((3, 2))
+    for i, level in enumerate(codes):  # the slow twin: one row at a time
+        expected[level] += dA[i]
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("hidden", [(), (3,), (4, 2)], ids=["glm", "one-hidden", "two-hidden"])
+def test_gradcheck_covers_the_tables(hidden):
+    X, y, exposure = _data()
+    model = _model(hidden=hidden)
+    result = gd.gradcheck(model, X, y, exposure=exposure)
+    assert result.passed, result
+    tables = [i for i, name in enumerate(model.param_names) if name.startswith("e^")]
+    assert np.abs(result.analytic[tables]).min() > 0  # every level occurs: no free pass
+
+
+def test_a_level_absent_from_the_batch_gets_zero_gradient():
+    X, y, exposure = _data()
+    keep = X[:, 2] != 3
+    model = _model()
+    grad = model.gradient(X[keep], y[keep], exposure=exposure[keep])
+    names = model.param_names
+    assert all(grad[names.index(f"e^(brand)_{{3,{u}}}")] == 0 for u in (1, 2))
+
+
+def test_step_table_has_the_tables_columns_and_their_mean_is_the_gradient():
+    X, y, exposure = _data()
+    model = _model()
+    history = model.fit(X, y, exposure=exposure, batch_size=16, epochs=1, verbose=0, trace=True)
+    step = history.trace[1]
+    table = step.table
+    columns = [c for c in table.columns if c.startswith("dL/d")]
+    assert "dL/de^(region)_{2,1}" in columns and len(columns) == model.n_params
+    np.testing.assert_allclose(table[columns].mean().to_numpy(), step.gradient, atol=1e-15)
+
+
+def test_training_learns_the_levels_and_auto_falls_back_to_the_reference():
+    X, y, exposure = _data(n=400)
+    model = _model(hidden=())
+    before = model.evaluate(X, y, exposure=exposure)
+    model.fit(X, y, exposure=exposure, batch_size=50, epochs=60, verbose=0)  # executor auto
+    assert model.evaluate(X, y, exposure=exposure) < 0.85 * before
+    with pytest.raises(ValueError, match="embeddings run in the reference executor"):
+        model.fit(X, y, exposure=exposure, epochs=1, verbose=0, executor="compiled")
+
+
+def test_save_and_load_keep_the_embeddings(tmp_path):
+    X, y, exposure = _data()
+    model = _model()
+    model.fit(X, y, exposure=exposure, batch_size=16, epochs=2, verbose=0)
+    loaded = gd.load(model.save(tmp_path / "model.npz"))
+    assert loaded.inputs.get_config() == model.inputs.get_config()
+    assert loaded.param_names == model.param_names
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    for m in (model, loaded):
+        m.fit(X, y, exposure=exposure, batch_size=16, epochs=1, verbose=0, seed=3)
+    np.testing.assert_array_equal(loaded.theta, model.theta)
+
+
+@pytest.mark.parametrize(("code", "problem"), [(4.0, "4.0"), (-1.0, "-1.0"), (1.5, "1.5")],
+                         ids=["unseen-level", "negative", "not-an-integer"])
+def test_codes_outside_the_levels_are_refused_by_name(code, problem):
+    X, _, _ = _data()
+    model = _model()
+    X[7, 2] = code
+    pattern = rf"'brand' \(column 2 of X\).*0 … 3.*rows \[7\].*{problem}"
+    with pytest.raises(ValueError, match=pattern):
+        model.predict(X)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(TypeError, match="non-empty list of gdlab.Embedding"):
+        Inputs(numeric=2, categorical=[])
+    with pytest.raises(ValueError, match="numeric must be"):
+        Inputs(numeric=-1, categorical=[Embedding(2, 1)])
+    with pytest.raises(ValueError, match="names must differ"):
+        Inputs(1, [Embedding(2, 1, name="a"), Embedding(3, 1, name="a")])
+    with pytest.raises(ValueError, match="input_dim"):
+        Embedding(0, 2)
+    with pytest.raises(TypeError, match="inputs must be a gdlab.Inputs"):
+        gd.Sequential([gd.Dense(1)], inputs=[Embedding(2, 1)])
+    with pytest.raises(ValueError, match="does not match the inputs"):
+        gd.Sequential([gd.Dense(1)], input_dim=5, inputs=Inputs(1, [Embedding(2, 1)]))
+    with pytest.raises(ValueError, match="the model expects 2"):
+        gd.Sequential([gd.Dense(1)], inputs=Inputs(1, [Embedding(2, 1)])).predict(np.ones((3, 3)))
