@@ -304,3 +304,21 @@ def test_explore_without_its_extra_says_what_to_install_once(tmp_path, capsys, m
     err = fails(["explore", "--no-browser"], tmp_path, capsys, "is missing",
                 'pip install "gdlab[explore]"')
     assert err.count("gdlab[explore]") == 1
+
+
+def test_one_line_even_when_matplotlib_has_no_writable_home(tmp_path):
+    """With a read-only or absent HOME (a container, a `nobody` job) matplotlib falls back
+    to a temporary folder and says so in two lines on stderr: not the user's error."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "home").write_text("a file, so no folder can be made under it")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = str(tmp_path / "home")
+    result = subprocess.run([sys.executable, "-m", "gdlab.cli", "fit", str(tmp_path / "a.csv"),
+                             "--target", "y", "--out", str(tmp_path / "r")], env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr, result.stderr

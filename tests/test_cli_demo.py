@@ -55,3 +55,24 @@ def test_demo_models_predict_again(demo):
 def test_demo_refuses_a_non_empty_folder(demo, capsys):
     assert main(["demo", "--out", str(demo)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_the_demo_curves_keep_their_legend_beside_the_data():
+    """The wine legend once sat on the stochastic curves (bottom left of the axes)."""
+    import io
+
+    from gdlab.cli.demo import _curves_figure
+    from gdlab.train.callbacks import History
+
+    runs = {}
+    for name, low in (("batch", 0.2), ("stochastic", 0.007), ("mini-batch", 0.08)):
+        history = History()
+        history.history = {"loss": list(np.geomspace(1.0, low, 30)),
+                           "val_loss": list(np.geomspace(0.9, low * 1.2, 30))}
+        runs[name] = {"history": history}
+    figure = _curves_figure(runs, "wine")
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = figure._get_renderer()
+    legend = figure.axes[0].get_legend().get_window_extent(renderer)
+    frame = figure.axes[0].get_window_extent(renderer)
+    assert legend.x0 >= frame.x1 and legend.x1 <= figure.bbox.x1  # right of the axes, in

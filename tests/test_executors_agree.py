@@ -427,3 +427,24 @@ def test_a_read_only_install_without_home_caches_in_the_temp_folder(monkeypatch)
     monkeypatch.setattr(cache, "_writable", lambda folder: False)
     folder = cache.fallback_dir()
     assert folder is not None and folder.parent == Path(tempfile.gettempdir())
+
+
+def test_the_kernels_cache_goes_stale_with_their_codes_and_sources():
+    """numba checks only a function's own file: a cached kernel would keep old codes
+    (a new optimizer in the registry shifts them) or an old inlined callee."""
+    from gdlab.kernels import codes, epoch, rows, stamp
+
+    for kernel in (epoch.run_epoch_glm, epoch.block_gradients, rows.activate):
+        assert kernel._cache._impl.locator.get_source_stamp() == stamp.STAMP
+    shifted = {**codes.RULE_CODES, "nadam2": len(codes.RULE_CODES)}
+    tables = (codes.ACTIVATION_CODES, codes.LOSS_CODES, shifted, codes.SCHEDULE_CODES)
+    assert stamp.kernel_stamp(tables) != stamp.STAMP
+
+
+def test_warm_compiles_every_entry_point(capsys):
+    from gdlab.kernels import choice, epoch, warm
+
+    warm.main(["--dtype", "float64"])
+    assert len(capsys.readouterr().out.splitlines()) == 5  # one line per entry point
+    for kernel in epoch.ENTRY_POINTS:
+        assert choice._in_process(kernel, "float64"), kernel

@@ -246,7 +246,10 @@ def test_loss_surface_contours_span_the_loss_on_the_drawn_grid(linear_data, thre
     X, y = linear_data
     model, traces = three_traces
     before = model.theta.copy()
-    ax = plots.plot_loss_surface(model, X, y, traces[:1], ["batch"], resolution=9).axes[0]
+    (w_best, b_best), *_ = np.linalg.lstsq(np.column_stack([X[:, 0], np.ones(len(X))]), y,
+                                           rcond=None)
+    ax = plots.plot_loss_surface(model, X, y, traces[:1], ["batch"], resolution=9,
+                                 optimum=(w_best, b_best)).axes[0]
     np.testing.assert_array_equal(model.theta, before)  # θ restored
     contour = ax.collections[0]
     w_grid, b_grid = np.meshgrid(np.linspace(*ax.get_xlim(), 9), np.linspace(*ax.get_ylim(), 9))
@@ -489,7 +492,7 @@ def test_contour_lines_carry_their_loss(linear_data, three_traces):
     model, traces = three_traces
     ax = plots.plot_loss_surface(model, X, y, traces[:1], ["batch"], resolution=15).axes[0]
     lines = ax.collections[1]  # the contour lines, drawn over the filled contours
-    labels = [t.get_text() for t in ax.texts]
+    labels = [t.get_text() for t in ax.texts if t.get_text() != "lower loss beyond"]
     assert len(labels) >= 3
     assert set(labels) <= {f"{level:.3g}" for level in lines.levels}
 
@@ -523,3 +526,22 @@ def test_a_late_divergence_note_stays_inside_the_axes():
     (note,) = ax.texts
     box = note.get_window_extent(renderer)
     assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 <= frame.y1
+
+
+@pytest.mark.parametrize("epochs", [5, 30, 200])
+def test_the_best_epoch_star_stays_inside_the_axes_and_epochs_are_whole(epochs):
+    """The last epoch is often the best: its star must not hang over the right edge
+    (x ended 0.3 epoch after it: half the star outside at 30 epochs); an epoch axis
+    shows 1, 2, 3, never 2.5."""
+    history = _history(np.linspace(2.0, 1.0, epochs), steps=1)
+    history.history["grad_norm[1]"] = list(np.linspace(1.0, 0.5, epochs))
+    figure = plots.plot_history(history)
+    ax, renderer = figure.axes[0], _drawn(figure)
+    frame = ax.get_window_extent(renderer)
+    star = _line(ax, f"best epoch {epochs} (loss = 1)")
+    box = star.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 <= box.y1 <= frame.y1
+    for drawn in (figure, plots.plot_gradients(history)):
+        ax = drawn.axes[0]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

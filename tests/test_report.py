@@ -19,7 +19,7 @@ from _report_data import example_sweep_table
 from gdlab.show import report
 from gdlab.show.report import Run, write_report
 
-VOID = {"meta", "img", "br", "hr", "input", "link"}
+VOID = {"meta", "img", "source", "br", "hr", "input", "link"}
 
 
 class Page(HTMLParser):

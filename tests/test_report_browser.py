@@ -28,6 +28,7 @@ from PIL import Image
 import gdlab as gd
 from _report_data import example_sweep_table
 from gdlab.show.report import Run, write_report
+from gdlab.show.report_figures import PHONE_DPI
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -173,7 +174,9 @@ def report_url(tmp_path_factory):
                         validation_split=0.25)
     sweep_table = example_sweep_table()
     run = Run(title="Browser test: logistic regression",
-              data_summary={"rows": 40, "features": "x1, x2 (a rather long list of names "
+              data_summary={"file": "/home/someone/courses/deep-learning/claims.csv",
+                            "rows": 40, "rows dropped (missing values)": 0,
+                            "features": "x1, x2 (a rather long list of names "
                             "that must wrap on a phone rather than widen the page)"},
               model_summary={"layers": "Dense(1, sigmoid)"},
               settings={"variant": "mini-batch", "learning_rate": 0.5, "epochs": 5, "seed": 0},
@@ -223,3 +226,30 @@ def test_the_network_check_sees_a_page_that_loads_from_outside(browser, tmp_path
     requested = browser.requested()
     assert "http://gdlab.invalid/pixel.png" in requested
     assert "https://gdlab.invalid/x.css" in requested
+
+
+PICTURES = """JSON.stringify({
+  figures: Array.from(document.querySelectorAll('figure img')).map(i => ({
+    phone: i.currentSrc !== i.src, offered: !!i.parentElement.querySelector('source'),
+    natural: i.naturalWidth, shown: i.getBoundingClientRect().width})),
+  cells: Array.from(document.querySelectorAll('table.kv td')).map(
+    td => [td.textContent, td.getBoundingClientRect().width])})"""
+
+
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_figure_text_is_readable_and_card_values_are_not_crushed(browser, report_url, device):
+    """10-point text of every figure is >= 9 CSS pixels high on a phone and a laptop (a
+    7-inch figure merely scaled to a phone gives 6.7), and no value column of the cards
+    is squeezed to a few letters (a long label once took the whole card)."""
+    width, height, mobile = WIDTHS[device]
+    browser.open(report_url, width, height, mobile)
+    layout = json.loads(browser.evaluate(PICTURES))
+    assert layout["figures"], "no figure in the page"
+    for figure in layout["figures"]:
+        assert figure["offered"], "a one-panel figure without a phone rendering"
+        assert figure["phone"] == (device == "phone")  # each screen gets its rendering
+        dpi = PHONE_DPI if figure["phone"] else 100
+        ten_points = figure["shown"] / (figure["natural"] / dpi) * 10 / 72  # CSS pixels
+        assert ten_points >= 9, f"10-point text is {ten_points:.1f} px on the {device}"
+    for text, cell_width in layout["cells"]:
+        assert cell_width >= 90, f"{text!r} squeezed into {cell_width:.0f} px"

@@ -137,7 +137,8 @@ def _curves_figure(runs: dict[str, Any], title: str) -> Figure:
         ax.plot(epochs, logs["val_loss"], "--", color=f"C{number}",
                 label=f"{name}: validation")
     ax.set(xlabel="epoch", ylabel="loss (mean over rows)", yscale="log", title=title)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0)  # beside the curves, never on them
     ax.grid(alpha=0.3, which="both")
     return figure
 

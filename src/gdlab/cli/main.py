@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -188,6 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     a bug in gdlab, with its traceback (a bug is never dressed up as a user error).
     """
     args = build_parser().parse_args(argv)
+    # matplotlib's own notices (e.g. "created a temporary cache directory" when HOME is
+    # read-only) are not the user's business: stderr keeps one line per error
+    notices = logging.getLogger("matplotlib")
+    level = notices.level
+    notices.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        notices.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit status, its error as one line or a traceback."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,15 +2,14 @@
 
 :func:`write_report` turns a :class:`Run` (what was trained, its history, metrics,
 figures, learning-rate sweep, traced steps and timing) into a single ``report.html``.
-Images are embedded as base64 PNG, the CSS is inline, and there are no scripts, fonts
+Images are embedded as base64 PNG (each with a rendering re-laid out for phones:
+:mod:`gdlab.show.report_figures`), the CSS is inline, and there are no scripts, fonts
 or links to the network, so the file can be mailed, archived or opened offline.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 import os
 import platform
@@ -26,6 +25,7 @@ from matplotlib.figure import Figure
 from gdlab._checks import UserError, UserTypeError
 from gdlab.io.persistence import atomic_write
 from gdlab.show.plots import plot_history
+from gdlab.show.report_figures import figure_html, figure_to_data_uri
 
 __all__ = ["Run", "figure_to_data_uri", "render_html", "versions", "write_report"]
 
@@ -47,7 +47,7 @@ h3 { font-size: 1.05rem; margin-bottom: 0.3rem; }
 nav { font-size: 0.9rem; margin: 0.3rem 0 0.6rem; }
 nav a, summary { color: var(--accent); }
 .muted { color: var(--muted); font-size: 0.9rem; }
-.cards { display: grid; gap: 0.8rem; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); }
+.cards { display: grid; gap: 0.8rem; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); }
 .card { background: var(--soft); border: 1px solid var(--line); border-radius: 8px;
         padding: 0.6rem 0.8rem; }
 .metrics { display: flex; flex-wrap: wrap; gap: 0.6rem; }
@@ -60,9 +60,11 @@ th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; text-ali
          white-space: nowrap; }
 th { background: var(--soft); position: sticky; top: 0; }
 td:first-child, th:first-child { text-align: left; }
+table.kv { width: 100%; max-width: 40rem; table-layout: fixed; }
 table.kv td { text-align: left; white-space: normal; overflow-wrap: anywhere; }
-table.kv td:first-child { color: var(--muted); white-space: nowrap; }
+table.kv td:first-child { color: var(--muted); width: 40%; overflow-wrap: break-word; }
 figure { margin: 1rem 0; }
+figure picture { display: block; }
 figure img { display: block; width: 100%; max-width: 900px; height: auto;
              border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 0.9rem; }
@@ -214,9 +216,9 @@ def _section_history(history: Any, curves: dict[str, Figure]) -> str:
     diverged = getattr(history, "diverged", None) if logs else None
     parts = [f"<p class=\"warn\">{_esc(diverged.get('message', 'Training diverged.'))}</p>"
              ] if diverged else []
-    parts += [_figure_html(figure, caption) for caption, figure in curves.items()]
+    parts += [figure_html(figure, caption) for caption, figure in curves.items()]
     if logs and not curves:
-        parts.append(_figure_html(plot_history(history),
+        parts.append(figure_html(plot_history(history),
                                   "Loss per epoch, with the loss of each step behind it."))
     if logs:
         parts.append("<details><summary>The history, epoch by epoch</summary>"
@@ -225,7 +227,7 @@ def _section_history(history: Any, curves: dict[str, Figure]) -> str:
 
 
 def _section_figures(figures: dict[str, Figure]) -> str:
-    return "".join(_figure_html(figure, caption) for caption, figure in figures.items())
+    return "".join(figure_html(figure, caption) for caption, figure in figures.items())
 
 
 def _section_sweep(table: pd.DataFrame | None) -> str:
@@ -271,20 +273,6 @@ def versions() -> dict[str, str]:
             continue
     found["platform"] = f"{platform.system()} {platform.machine()}"
     return found
-
-
-def figure_to_data_uri(figure: Figure, *, dpi: int = 100) -> str:
-    """A matplotlib figure as a ``data:image/png;base64,…`` URI."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _figure_html(figure: Figure, caption: str) -> str:
-    uri = figure_to_data_uri(figure)
-    text = _esc(caption)
-    return (f"<figure><img src=\"{uri}\" alt=\"{text}\" loading=\"eager\">"
-            f"<figcaption>{text}</figcaption></figure>")
 
 
 def _is_history_caption(caption: str) -> bool:

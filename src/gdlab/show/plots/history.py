@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from gdlab._checks import UserError
 from gdlab.show.plots._common import (
@@ -60,7 +61,9 @@ def plot_history(history: History, ax: Axes | None = None) -> Figure:
                 color="tab:orange", label="validation loss")
     _mark_best(ax, x, logs)
     positive_log_scale(ax)
-    ax.set(xlabel="epoch", ylabel="loss", xlim=(0, x[-1] + 0.3))
+    # a margin on the right: the best epoch's star may be the last one
+    ax.set(xlabel="epoch", ylabel="loss", xlim=(0, x[-1] + max(0.3, 0.04 * x[-1])))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = ax.get_legend_handles_labels()
     rate_ax = _draw_step_learning_rate(ax, history, epochs)
     if rate_ax is not None:
@@ -134,6 +137,7 @@ def plot_gradients(history: History, ax: Axes | None = None) -> Figure:
     positive_log_scale(ax)
     ax.set(xlabel="epoch", ylabel="gradient norm (RMS over the epoch's steps)",
            title="Gradient norm per layer")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: 1, 2, …, never 2.5
     legend_outside(ax)
     ax.grid(alpha=0.3)
     return figure

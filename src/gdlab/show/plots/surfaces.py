@@ -35,8 +35,8 @@ def plot_loss_surface(model: Sequential, X: Any, y: Any, traces: Sequence[Any] =
 
     The view holds θ₀, every path and the model's θ with a margin, and the optimum when
     it is given; when the lowest loss of the grid lies on its edge, the view is widened
-    towards it (by at most 1.5 times its first width, so the paths stay large), and a
-    minimum still on the edge is labelled so. The contour
+    towards it (only while the paths still span 20 % of each axis, so they stay large),
+    and a minimum still on the edge is labelled so. The contour
     lines are labelled with their loss; the longest path is drawn first, so shorter
     ones stay visible on top of it (each with its own line style and marker); the
     legend sits beside the picture, never on it.
@@ -207,6 +207,7 @@ def _evaluation_copy(model: Sequential) -> Sequential:
 
 
 _WIDENINGS = 3  #: how often the view may grow towards a minimum on its edge
+_PATH_SHARE = 0.2  #: ... as long as the paths still span this share of each axis
 
 
 def loss_surface(model: Sequential, X: Any, y: Any, i: int, j: int,
@@ -217,28 +218,45 @@ def loss_surface(model: Sequential, X: Any, y: Any, i: int, j: int,
     The view holds the points (paths, an optimum) and the model's θ with a margin
     (15 % of their spread, at least 0.5); while the lowest loss lies on an edge of the
     grid, that side is pushed out by half the first view's width (at most three times,
-    so the paths keep at least 40 % of each axis). Returns
+    and only while the points still span 20 % of that axis, so the paths stay large
+    enough to read; a minimum further out is then marked "lower loss beyond"). Returns
     (a, b, loss) with non-finite losses masked. The model is left unchanged.
     """
     centre = model.theta.copy()
     corners = np.vstack([*points, centre[[i, j]][None, :]])
     finite = corners[np.isfinite(corners).all(axis=1)]
     low, high = finite.min(axis=0), finite.max(axis=0)
+    widest = _widest_view(points)
     pad = np.maximum((high - low) * 0.15, 0.5)
     low, high = low - pad, high + pad
     copy, step = _evaluation_copy(model), (high - low) / 2
-    for widening in range(_WIDENINGS + 1):
+    for _ in range(_WIDENINGS + 1):
         a = np.linspace(low[0], high[0], resolution)
         b = np.linspace(low[1], high[1], resolution)
         loss = _loss_grid(copy, X, y, i, j, a, b, centre, data)
         row, column = np.unravel_index(np.ma.argmin(loss), loss.shape)
         sides = [(0, column == 0, column == a.size - 1), (1, row == 0, row == b.size - 1)]
-        if widening == _WIDENINGS or not any(lo or hi for _, lo, hi in sides):
-            break
+        widened = False
         for axis, lo, hi in sides:
-            low[axis] -= step[axis] if lo else 0.0
-            high[axis] += step[axis] if hi else 0.0
+            if (lo or hi) and high[axis] - low[axis] + step[axis] <= widest[axis]:
+                low[axis] -= step[axis] if lo else 0.0
+                high[axis] += step[axis] if hi else 0.0
+                widened = True
+        if not widened:
+            break
     return a, b, loss
+
+
+def _widest_view(points: Sequence[np.ndarray]) -> np.ndarray:
+    """The widest view per axis in which the points (paths, an optimum) still span
+    :data:`_PATH_SHARE` of it; unlimited without points."""
+    if not points:
+        return np.full(2, np.inf)
+    stacked = np.vstack(points)
+    stacked = stacked[np.isfinite(stacked).all(axis=1)]
+    if not stacked.size:
+        return np.full(2, np.inf)
+    return (stacked.max(axis=0) - stacked.min(axis=0)) / _PATH_SHARE
 
 
 def _loss_grid(copy: Sequential, X: Any, y: Any, i: int, j: int, a: np.ndarray,
