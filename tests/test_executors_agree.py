@@ -5,6 +5,7 @@ Same data, same seed: θ, the optimizer state and the whole history agree to 1e-
 loss (fused and generic paths), optimizer and schedule, with sample weights and exposure.
 """
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -401,9 +402,11 @@ def test_the_cost_model_compiles_big_jobs_only():
     assert cost(20, cold).compiled < cost(20, cold).reference  # long enough to compile
     small = cost(5, LOAD, n=1000)
     assert small.reference < small.compiled  # a small fit never waits for numba
-    # an MLP's batches of 256 rows: BLAS on NumPy is as fast as the compiled block path
-    mlp = cost(1, 0.0, batch_size=256, n_params=1217, layers=3)
-    assert mlp.reference < mlp.compiled
+    # kernels loaded: an MLP's batches of 256 rows run compiled, but not for a tiny fit
+    assert cost(1, 0.0, batch_size=256, n_params=1217, layers=3).compiled < cost(
+        1, 0.0, batch_size=256, n_params=1217, layers=3).reference
+    tiny = cost(1, LOAD, batch_size=256, n_params=1217, layers=3, n=2000)
+    assert tiny.reference < tiny.compiled
 
 
 def test_the_cache_check_finds_what_numba_wrote(monkeypatch, tmp_path):
@@ -427,6 +430,26 @@ def test_a_read_only_install_without_home_caches_in_the_temp_folder(monkeypatch)
     monkeypatch.setattr(cache, "_writable", lambda folder: False)
     folder = cache.fallback_dir()
     assert folder is not None and folder.parent == Path(tempfile.gettempdir())
+    assert folder.stat().st_mode & 0o077 == 0 and folder.stat().st_uid == os.getuid()
+
+
+def test_the_temp_cache_folder_is_never_one_another_user_could_write(tmp_path, monkeypatch):
+    """A folder planted in the shared temporary directory (writable by others, or a link)
+    is not used: numba's cache index is a pickle, so that would run someone else's code."""
+    from gdlab.kernels import cache
+
+    planted = tmp_path / "gdlab-numba-cache-planted"
+    planted.mkdir()
+    planted.chmod(0o777)
+    chosen = cache._private_dir(planted)
+    assert chosen != planted and chosen.stat().st_mode & 0o077 == 0
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "gdlab-numba-cache-link"
+    link.symlink_to(target)
+    assert cache._private_dir(link) != link
+    own = tmp_path / "gdlab-numba-cache-own"
+    assert cache._private_dir(own) == own and own.stat().st_mode & 0o077 == 0
 
 
 def test_the_kernels_cache_goes_stale_with_their_codes_and_sources():

@@ -19,9 +19,9 @@ record, the network and the loss as the records of :mod:`gdlab.kernels.specs`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, objmode
 
-from gdlab.kernels.codes import SOFTMAX
+from gdlab.kernels.codes import SOFTMAX, TANH
 from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, as_float64, prefetch_row
 from gdlab.kernels.rows import activate, activation_backward, output_delta
 from gdlab.kernels.specs import Data
@@ -68,12 +68,25 @@ def _flat(buffer, m, p, off, units):
     return buffer[start:start + m * units]
 
 
+@njit(cache=True, no_cfunc_wrapper=True)
+def _tanh_block(z, a):
+    """a = tanh(z) by NumPy's vectorised tanh, called from compiled code once per layer
+    and block: libm's scalar tanh (what numba compiles ``math.tanh`` to) cost 4 times the
+    whole rest of a tanh network's epoch at batch 256 (0.21 s against 0.055 s of CPU per
+    200,000 rows). The call takes the GIL for a few microseconds; NumPy releases it
+    while it computes."""
+    with objmode():
+        np.tanh(z, out=a)
+
+
 @njit(**LEAF)
 def _activate_block(kind, Z, A, m, units):
     """A = phi(Z) on m rows of ``units`` values (softmax row by row, others at once)."""
     if kind == SOFTMAX:
         for i in range(m):
             activate(kind, Z, A, i * units, units)
+    elif kind == TANH:  # NumPy's vectorised tanh: several times libm's, one call per block
+        _tanh_block(Z[:m * units], A[:m * units])
     else:
         activate(kind, Z, A, 0, m * units)
 

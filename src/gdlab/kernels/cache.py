@@ -23,14 +23,22 @@ import ast
 import importlib.metadata
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from hashlib import sha1
 from pathlib import Path
 
-__all__ = ["cache_dir", "cached", "fallback_dir"]
+from gdlab.nn import activations, losses
+from gdlab.optim import optimizers, schedules
+
+__all__ = ["COMPILED", "cache_dir", "cached", "fallback_dir"]
 
 _SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))  # as numba's locators see it
+#: the modules whose code is compiled into the entry points (:mod:`gdlab.kernels.stamp`)
+COMPILED = ("blocks.py", "codes.py", "epoch.py", "jit.py", "rows.py", "specs.py", "updates.py")
+#: the registries the codes come from
+_REGISTRIES = (activations, losses, optimizers, schedules)
 
 
 def _writable(folder: Path) -> bool:
@@ -60,7 +68,32 @@ def fallback_dir() -> Path | None:
     if _writable(Path(_SOURCE_DIR) / "__pycache__") or _writable(_user_dir()):
         return None
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"gdlab-numba-cache-{uid}"
+    return _private_dir(Path(tempfile.gettempdir()) / f"gdlab-numba-cache-{uid}")
+
+
+def _private_dir(folder: Path) -> Path:
+    """``folder`` if it is (or can be made) a real folder of ours that nobody else can write
+    to; otherwise a new private temporary folder.
+
+    The temporary directory is shared by every user: another user could make ``folder``
+    first and plant cache files there, and numba's cache index is a pickle. So the folder
+    is used only if it is not a link, is owned by this user and is not writable by group or
+    others.
+    """
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="gdlab-numba-cache-"))
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="gdlab-numba-cache-"))
+    ours = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if stat.S_ISDIR(info.st_mode) and ours and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return folder
+    return Path(tempfile.mkdtemp(prefix="gdlab-numba-cache-"))
 
 
 def cache_dir() -> Path:
@@ -89,8 +122,10 @@ def _first_line(kernel: str) -> int:
 
 def cached(kernel: str) -> bool:
     """Whether numba's disk cache holds the entry point ``kernel`` of
-    :mod:`gdlab.kernels.epoch`: an index newer than the source, written by this numba."""
-    source = Path(_SOURCE_DIR) / "epoch.py"
+    :mod:`gdlab.kernels.epoch`: an index newer than the kernels' sources and the
+    registries (which :mod:`gdlab.kernels.stamp` hashes), written by this numba."""
+    sources = [Path(_SOURCE_DIR) / name for name in COMPILED]
+    sources += [Path(module.__file__) for module in _REGISTRIES if module.__file__]
     name = (f"epoch.{kernel}-{_first_line(kernel)}.py{sys.version_info[0]}"
             f"{sys.version_info[1]}{getattr(sys, 'abiflags', '')}.nbi")
     try:
@@ -99,8 +134,8 @@ def cached(kernel: str) -> bool:
         return False
     index = cache_dir() / name
     try:
-        if index.stat().st_mtime < source.stat().st_mtime:
-            return False
+        if index.stat().st_mtime < max(source.stat().st_mtime for source in sources):
+            return False  # a source changed since: the stamp differs, numba recompiles
         with index.open("rb") as file:
             return bool(pickle.load(file) == version)  # the index starts with the version
     except (OSError, pickle.UnpicklingError, EOFError):

@@ -48,7 +48,7 @@ REFERENCE_LAYER_STEP, REFERENCE_ROW, REFERENCE_ROW_PARAM = 16e-6, 1e-7, 0.6e-9
 REFERENCE_BIG_BATCH = 2e-9
 #: compiled executor: seconds per step (s'), per row (r'), per row × parameter (c'; a
 #: network's batches of fewer than 16 rows, row by row: :data:`COMPILED_ROW_PATH`)
-COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-7, 1e-7, 0.8e-9
+COMPILED_STEP, COMPILED_ROW, COMPILED_ROW_PARAM = 1e-7, 1e-7, 0.4e-9
 COMPILED_ROW_PATH = 2.7e-9
 #: seconds to import numba; to load one kernel from numba's disk cache
 NUMBA_IMPORT, LOAD = 0.4, 0.2

@@ -9,7 +9,8 @@ called per row are forced inline by LLVM (:data:`NO_NRT`): it costs little compi
 there and the row path (batch size 1) needs it.
 
 Importing this module gives numba a cache folder when it would find none
-(:func:`gdlab.kernels.cache.fallback_dir`).
+(:func:`gdlab.kernels.cache.fallback_dir`) and one cache stamp for all the kernels
+(:mod:`gdlab.kernels.stamp`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic, overload
 
+from gdlab.kernels import stamp
 from gdlab.kernels.cache import fallback_dir
 
 if (_FALLBACK := fallback_dir()) is not None:  # before any cached function is defined
     numba.config.CACHE_DIR = str(_FALLBACK)
+stamp.install()  # the kernels' cache goes stale with any of their sources or codes
 
 __all__ = ["AHEAD", "HELPER", "LEAF", "NO_NRT", "PER_BLOCK", "PER_STEP", "as_float64",
            "prefetch_row"]

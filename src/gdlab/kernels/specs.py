@@ -153,9 +153,8 @@ def moments(state: Any) -> tuple[Moments, int]:
     """A copy of the optimizer state (:mod:`gdlab.optim.optimizers`): its arrays, Adam's t."""
     if isinstance(state, optimizers.AdamState):
         return Moments(state.m.copy(), state.v.copy()), state.t
-    if isinstance(state, optimizers.RMSpropState):
-        return Moments(state.s.copy(), np.empty(0)), 0
-    return Moments(state.velocity.copy(), np.empty(0)), 0
+    first = state.s if isinstance(state, optimizers.RMSpropState) else state.velocity
+    return Moments(first.copy(), np.empty(0, dtype=first.dtype)), 0  # one type per dtype
 
 
 def state_from(moments: Moments, t: int, state: Any) -> Any:
