@@ -118,9 +118,15 @@ def _timed_one_epoch_fit(model, X, y):
 
 
 def pytorch(X, y, batch, hidden, seed):
-    """PyTorch's usual training loop (float32, CPU, SGD, a random permutation per epoch)."""
+    """PyTorch's usual training loop (float32, CPU, SGD, a random permutation per epoch).
+
+    On mini-batches PyTorch runs with one intra-op thread: on batches this small its
+    thread pool only adds synchronisation (8× slower with two threads on a busy 2-core
+    machine), so one thread is its strongest honest setting; a full batch uses them all.
+    """
     import torch
 
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if batch == "full" else 1)
     torch.manual_seed(seed)
     sizes = [X.shape[1], *hidden]
     layers: list = []

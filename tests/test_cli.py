@@ -207,6 +207,8 @@ def test_lr_sweep_writes_table_figure_and_report(data_dir, capsys, tmp_path):
     assert {"learning_rates.png", "report.html", "history_lr=0.1.csv"} <= {
         p.name for p in out.iterdir()}
     assert "too large" in stdout
+    printed = next(line for line in stdout.splitlines() if line.endswith("too large")).split()
+    assert printed[6] == str(int(sweep["diverged_epoch"].iloc[-1]) + 1)  # printed from 1
 
 
 def test_lecture_prints_all_examples_in_order_or_one(capsys):

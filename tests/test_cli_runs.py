@@ -86,6 +86,7 @@ def test_a_divergence_is_said_on_stderr_and_recorded_even_when_quiet(steep, caps
     saved = load_saved(steep / "r")
     assert diverged == saved.model.history.diverged and diverged["epoch"] < 30
     assert diverged["message"] in err
+    assert quiet or f"Diverged at epoch {diverged['epoch'] + 1} (see the warning above)." in out
 
 
 def test_a_run_that_converges_records_no_divergence(steep, capsys):

@@ -82,7 +82,7 @@ def test_fit_warns_once_naming_layer_and_units():
         model.fit(X, y, batch_size=32, epochs=3, verbose=0)
     messages = [str(w.message) for w in caught if w.category is DeadUnitWarning]
     assert len(messages) == 1  # once, not once per epoch
-    assert "after epoch 0" in messages[0]
+    assert "after epoch 1:" in messages[0]  # the first epoch, counted from 1
     assert "layer 1 (Dense(4, activation='relu')): units 2, 4" in messages[0]
     assert "all 300 training rows" in messages[0]
 
@@ -104,7 +104,7 @@ def test_newly_dead_units_are_reported_in_a_later_epoch():
     class KillUnit(gd.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 1:
-                self.model.layers[0].b[0] = -100.0  # unit 1 dies after epoch 1
+                self.model.layers[0].b[0] = -100.0  # unit 1 dies in the 2nd epoch's end
 
     X, y = _data()
     with pytest.warns(DeadUnitWarning) as record:
@@ -113,6 +113,8 @@ def test_newly_dead_units_are_reported_in_a_later_epoch():
     assert len(messages) == 2
     assert "units 2, 4" in messages[0]
     assert "layer 1 (Dense(4, activation='relu')): unit 1 output" in messages[1]
+    # the check ran before KillUnit at the 2nd epoch's end: it sees unit 1 after the 3rd
+    assert "after epoch 1:" in messages[0] and "after epoch 3:" in messages[1]
 
 
 def test_dead_relu_callback_without_data_does_nothing():

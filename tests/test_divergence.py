@@ -49,10 +49,10 @@ def test_non_finite_loss_stops_and_restores_the_last_finite_theta(poisson_data, 
     message = _only_divergence_warning(caught)
     assert history.diverged["epoch"] == 2 and history.diverged["step"] == 2
     assert math.isinf(history.diverged["loss"]) and history.diverged["learning_rate"] == 2.0
-    assert "epoch 2, step 2" in message
+    assert "epoch 3, step 3" in message  # diverged["epoch"] == 2: the 3rd epoch, step
     assert "learning rate 2 is probably too large" in message
     assert "learning_rate=0.2" in message
-    assert "restored to its value at the end of epoch 0" in message
+    assert "restored to its value at the end of epoch 1" in message  # counted from 1
     assert len(history.history["loss"]) == 2  # epochs 0 and 1 finished
     assert np.isfinite(model.theta).all()
     # θ after epoch 0 is θ₁; the full-batch loss of epoch 1 was computed there
@@ -68,21 +68,21 @@ def test_exploding_loss_stops_and_restores(poisson_data, executor):
     loss = history.history["loss"]
     assert history.diverged["epoch"] == 2 and history.diverged["step"] is None
     assert loss[2] > 1e4 * loss[0] and math.isfinite(loss[2])  # exploded, still finite
-    assert "epoch 2 (loss = 2.411e+12)" in message and "learning_rate=0.1" in message
+    assert "epoch 3 (loss = 2.411e+12)" in message and "learning_rate=0.1" in message
     assert "too large" in message
     assert model.evaluate(*poisson_data) == pytest.approx(loss[1], rel=1e-12)
     assert model.stop_training
 
 
 def test_stochastic_blow_up_within_the_first_epoch():
-    """SGD that overflows within epoch 0 gets its initial θ back, with a finite loss."""
+    """SGD that overflows within the first epoch gets its initial θ back, with a finite loss."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)) * 10
     y = X.sum(axis=1)
     model = gd.Sequential([gd.Dense(1)], input_dim=3, seed=0)
     model.compile(loss="mse", optimizer=gd.SGD(learning_rate=1.0))
     initial = model.theta.copy()
-    with pytest.warns(gd.DivergenceWarning, match=r"epoch 0 .*learning_rate=0\.1"):
+    with pytest.warns(gd.DivergenceWarning, match=r"epoch 1 .*learning_rate=0\.1"):
         history = model.fit(X, y, batch_size=1, epochs=50, verbose=0, executor="numpy")
     np.testing.assert_array_equal(model.theta, initial)
     assert math.isfinite(model.evaluate(X, y))
@@ -128,13 +128,14 @@ def _momentum_fit(executor, learning_rate=3.0, epochs=20):
 
 @pytest.mark.parametrize("executor", ["numpy", "compiled"])
 def test_a_refit_at_a_small_learning_rate_goes_downhill(executor):
-    """The issue's evidence: SGD(3.0, momentum=0.9) diverges at epoch 4; θ goes back to
-    the end of epoch 2. The velocity built at η = 3 is not carried into the refit at
-    η = 0.01 (it took the loss from 1.7e5 to 4.6e6), so the refit only goes down."""
+    """The issue's evidence: SGD(3.0, momentum=0.9) diverges in epoch 5 (diverged["epoch"]
+    == 4); θ goes back to the end of epoch 3. The velocity built at η = 3 is not carried
+    into the refit at η = 0.01 (it took the loss from 1.7e5 to 4.6e6), so the refit only
+    goes down."""
     model, history, caught = _momentum_fit(executor)
     message = _only_divergence_warning(caught)
     assert history.diverged["epoch"] == 4
-    assert "end of epoch 2" in message and "optimizer's state was reset" in message
+    assert "end of epoch 3" in message and "optimizer's state was reset" in message
     np.testing.assert_array_equal(model.optimizer_state.velocity, 0.0)
     assert model.step_count == 3  # the schedule's clock is the snapshot's
     restored = model.evaluate(*_line_data())
@@ -156,7 +157,7 @@ def test_the_message_names_the_restored_theta_and_its_loss_truthfully(executor):
     assert diverged["restored_epoch"] == 2
     assert diverged["restored_loss"] == pytest.approx(loss_now, rel=1e-12)
     assert math.isfinite(loss_now) and loss_now <= 1e4 * initial  # the guard's threshold
-    assert f"end of epoch 2 (training loss {loss_now:.4g})" in diverged["message"]
+    assert f"end of epoch 3 (training loss {loss_now:.4g})" in diverged["message"]
 
 
 def test_plain_sgd_has_no_state_to_reset_and_does_not_say_so(poisson_data):

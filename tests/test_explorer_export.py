@@ -108,6 +108,7 @@ def test_the_current_step_in_latex(client, session):
     first = table["row_index"][0]
     assert f"\n{first} & " in text  # the data set's row numbers
     assert "\\boldsymbol{\\theta}_{6} &= \\boldsymbol{\\theta}_{5} - \\eta" in text
+    assert "% Iteration 6 (epoch 2):" in text  # 4 batches per epoch; counted from 1
     for value in table["theta_after"]:
         assert f"{value:.4f}" in text
 

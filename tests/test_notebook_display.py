@@ -58,6 +58,8 @@ def test_trace_and_history_show_steps_and_the_learning_curve():
     trace = history.trace._repr_html_()
     assert "Trace of 30 steps" in trace and "<th>theta[w]</th>" in trace
     assert "<td>-14.6942</td>" in trace  # step 0's gradient
+    steps = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", trace)  # step, epoch
+    assert steps[0] == ("1", "1") and steps[-1] == ("30", "30")  # counted from 1
     html = history._repr_html_()
     assert html.count("<svg") == 1 and html.count("<polyline") == 2  # loss and val_loss
     points = re.search(r"points='([^']*)'", html).group(1).split()
@@ -65,7 +67,17 @@ def test_trace_and_history_show_steps_and_the_learning_curve():
     ys = [float(p.split(",")[1]) for p in points]
     assert ys[0] < ys[-1]  # SVG y grows downwards: the loss fell
     assert "loss (log)" in html  # the loss fell by more than 1.5 decades
-    assert "<td>29</td>" in html and "30 steps traced" in html
+    epochs = re.findall(r"<tr><td>(\d+)</td>", html)  # counted from 1, as the axis says
+    assert (epochs[0], epochs[-1]) == ("1", "30") and "epoch (1…30)" in html
+    assert "30 steps traced" in html
+
+
+def test_a_diverged_history_shows_the_message_not_the_0_based_dict():
+    history = gd.History()
+    history.on_epoch_end(0, {"loss": 2.0})
+    history.diverged = {"epoch": 1, "step": None, "message": "Training diverged at epoch 2 …"}
+    html = history._repr_html_()
+    assert "Training diverged at epoch 2 …" in html and "&#x27;epoch&#x27;" not in html
 
 
 def test_an_empty_history_and_trace_say_so():

@@ -208,8 +208,34 @@ def test_a_diverged_run_ends_at_the_step_where_it_diverged():
     assert len(crosses) == 1
     assert crosses[0].get_xdata()[0] == pytest.approx(2 + (13 - 2 * 5 + 1) / 5)  # 2.8 epochs
     notes = [t.get_text() for t in ax.texts]
-    assert notes == ["η = 3 diverged at step 13"]
+    assert notes == ["η = 3 diverged at step 14"]  # step 13 counted from 0: the 14th step
     np.testing.assert_array_equal(_line(ax, "η = 3: too large").get_ydata(), [1.5, 2.0, 40.0])
+
+
+def test_a_divergence_in_the_third_epoch_says_epoch_3_where_the_axis_says_3():
+    """Messages, labels and the x axis count epochs from 1 (the progress bar's "Epoch 1/5");
+    history.diverged and the sweep table keep the data's 0-based epoch."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 2)), rng.poisson(2.0, size=20).astype(float)
+    model = gd.Sequential([gd.Dense(1, activation="exponential")], input_dim=2, seed=0)
+    model.compile(loss="poisson", optimizer=gd.SGD(0.1))
+    result = learning_rate_sweep(model, X, y, [0.1, 1.0], epochs=10, batch_size="full",
+                                 executor="numpy")
+    history = result.histories[1.0]
+    assert history.diverged["epoch"] == 2 and history.diverged["step"] is None  # the 3rd
+    assert result.table["diverged_epoch"].iloc[1] == 2
+    assert history.diverged["message"].startswith("Training diverged at epoch 3 (loss = ")
+    assert "restored to its value at the end of epoch 1 (training loss" in (
+        history.diverged["message"])  # θ₁: loss[1], drawn at x = 2 (epoch 2's loss, at θ₁)
+    ax = plots.plot_sweep(result).axes[0]
+    (cross,) = [line for line in ax.get_lines() if line.get_marker() == "X"]
+    assert cross.get_xdata()[0] == 3.0
+    assert [t.get_text() for t in ax.texts] == ["η = 1 diverged in epoch 3"]
+    curve = _line(ax, "η = 1: too large")
+    assert curve.get_xdata()[-1] == 3.0 and curve.get_ydata()[-1] > 1e4  # the 3rd epoch's
+    ax = plots.plot_history(history).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["diverged at epoch 3"]
+    assert _line(ax, "training loss").get_xdata().tolist() == [1.0, 2.0, 3.0]
 
 
 # ---------------------------------------------------------------- loss surface
@@ -343,7 +369,8 @@ def test_a_diverged_history_says_so(linear_data):
         history = _linear_model(learning_rate=5.0).fit(X, y, batch_size=4, epochs=30,
                                                         verbose=0, executor="numpy")
     ax = plots.plot_history(history).axes[0]
-    assert [t.get_text() for t in ax.texts] == [f"diverged at epoch {history.diverged['epoch']}"]
+    assert [t.get_text() for t in ax.texts] == [
+        f"diverged at epoch {history.diverged['epoch'] + 1}"]  # counted from 1, as the axis
     np.testing.assert_array_equal(_line(ax, "training loss").get_ydata(),
                                   history.history["loss"])
 

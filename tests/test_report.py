@@ -129,6 +129,24 @@ def test_sections_appear_in_order_with_their_numbers(run, page):
     assert timing == {"fit": "0.25 s", "report": "0.4 ms"}
     history_rows = parsed.tables["learning-curves"][0]
     assert len(history_rows) == 1 + len(run.history.history["loss"])
+    assert history_rows[0][0] == "epoch" and [r[0] for r in history_rows[1:]] == [
+        "1", "2", "3", "4"]  # counted from 1, like the plot's axis; history.epoch is 0…3
+    assert run.history.epoch == [0, 1, 2, 3]
+
+
+def test_sweep_tables_for_people_count_epochs_and_steps_from_1(tmp_path):
+    table = example_sweep_table()
+    table["diverged"] = [False, True]
+    table["diverged_epoch"], table["diverged_step"] = [None, 2], [None, 13]
+    shown = report.counted_from_one(table)
+    assert shown["diverged_epoch"].tolist()[1:] == [3] and pd.isna(shown["diverged_epoch"][0])
+    assert shown["diverged_step"].tolist()[1:] == [14] and pd.isna(shown["diverged_step"][0])
+    assert table["diverged_epoch"].tolist()[1] == 2  # the data is left as it is
+    path = write_report(tmp_path / "r.html", Run("Sweep", {}, {}, {}, sweep_table=table))
+    rows = Page(path.read_text(encoding="utf-8")).tables["sweep"][0]
+    column = rows[0].index("diverged_epoch")
+    assert [row[column] for row in rows[1:]] == ["—", "3"]
+    assert [row[column + 1] for row in rows[1:]] == ["—", "14"]
 
 
 def test_the_first_traced_steps_show_theta_gradient_and_the_rows(run, page):

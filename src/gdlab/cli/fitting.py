@@ -238,14 +238,19 @@ def _summary_text(metrics: dict[str, float], history: History, seconds: float) -
         lines.append(f"{name:<24}{metrics[f'train_{name}']:>14.6g}"
                      f"{'' if val is None else format(val, '>14.6g')}")
     if history.diverged:
-        lines.append(f"Diverged at epoch {history.diverged['epoch']} (see the warning above).")
+        lines.append(f"Diverged at epoch {history.diverged['epoch'] + 1} "  # counted from 1
+                     "(see the warning above).")
     lines.append(f"Trained {len(history.epoch)} epoch(s) in {seconds:.1f} s.")
     return "\n".join(lines)
 
 
 def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
               folder: Path) -> pd.DataFrame:
-    """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html."""
+    """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html.
+
+    Returns the table to print: the sweep's, with epochs and steps counted from 1
+    (sweep.csv keeps the data's 0-based numbers, like history.csv).
+    """
     from matplotlib import pyplot
 
     start = time.perf_counter()
@@ -270,4 +275,4 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
                      timing={"sweep": seconds})
     report.write_report(folder / "report.html", run)
     pyplot.close(figure)
-    return result.table
+    return report.counted_from_one(result.table)

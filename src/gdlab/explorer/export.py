@@ -87,12 +87,12 @@ def latex(session: Session, run: Any) -> str:
     last = session.runs[run].last
     if last is None:
         raise ValueError(f"Run {RUN_NAMES[run]} has taken no step yet: press Step first.")
-    record, rows, _ = last
+    record, rows, epoch = last  # train_on_batch records epoch 0; the run knows the epoch
     model = session.runs[run].model
     # the data set's row numbers, not 0…m−1 of the batch: the table is built from
     # context.X[rows], so give it the whole data set and the data rows
     Y = model.loss.check_target(session.data.y, model.layers[-1].units)  # type: ignore[union-attr]
-    renumbered = replace(record, rows=np.asarray(rows),
+    renumbered = replace(record, rows=np.asarray(rows), epoch=epoch,
                          context=replace(record.context, X=session.data.X, Y=Y))
     with np.errstate(all="ignore"):
         return renumbered.to_latex(decimals=4, standalone=True)

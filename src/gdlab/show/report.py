@@ -27,10 +27,13 @@ from gdlab.io.persistence import atomic_write
 from gdlab.show.plots import plot_history
 from gdlab.show.report_figures import figure_html, figure_to_data_uri
 
-__all__ = ["Run", "figure_to_data_uri", "render_html", "versions", "write_report"]
+__all__ = ["Run", "counted_from_one", "figure_to_data_uri", "render_html", "versions",
+           "write_report"]
 
 _MAX_STEPS = 5  #: traced steps shown in the report
 _MAX_TABLE_ROWS = 60  #: longer tables are shortened (head and tail)
+#: Columns that number epochs or steps: 0-based in the data, from 1 in what people read.
+_COUNTED = ("epoch", "step", "diverged_epoch", "diverged_step")
 _VERSIONED = ("gdlab", "numpy", "scipy", "pandas", "matplotlib", "numba", "scikit-learn")
 
 _CSS = """
@@ -222,7 +225,8 @@ def _section_history(history: Any, curves: dict[str, Figure]) -> str:
                                   "Loss per epoch, with the loss of each step behind it."))
     if logs:
         parts.append("<details><summary>The history, epoch by epoch</summary>"
-                     f"{_table_html(history.to_frame(), index=False)}</details>")
+                     f"{_table_html(counted_from_one(history.to_frame()), index=False)}"
+                     "</details>")
     return "\n".join(parts)
 
 
@@ -234,7 +238,9 @@ def _section_sweep(table: pd.DataFrame | None) -> str:
     if table is None:
         return ""
     return ("<p class=\"muted\">The same model from the same θ₀, trained with each "
-            f"learning rate.</p>\n{_table_html(table, index=False)}")
+            "learning rate. Epochs and steps count from 1 here (the data, sweep.csv "
+            "included, count from 0, like History.epoch).</p>\n"
+            f"{_table_html(counted_from_one(table), index=False)}")
 
 
 def _section_steps(steps: list[Any]) -> str:
@@ -261,6 +267,30 @@ def _section_timing(timing: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- pieces
+
+
+def counted_from_one(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for people to read: its epoch and step columns count from 1.
+
+    The data (``History.to_frame()``, the sweep table, the CSV files) numbers epochs and
+    steps from 0, like Keras's ``History.epoch``; a printed or HTML table says epoch 1
+    for the first epoch, as the progress bar and the plots' x axis do. Missing numbers
+    (a run that did not diverge) stay missing.
+
+    Examples
+    --------
+    >>> counted_from_one(pd.DataFrame({"epoch": [0, 1], "loss": [2.0, 1.0]}))["epoch"].tolist()
+    [1, 2]
+    >>> counted_from_one(pd.DataFrame({"diverged_epoch": [None, 2.0]}))["diverged_epoch"].tolist()
+    [nan, 3]
+    """
+    shown = frame.copy()
+    for column in _COUNTED:
+        if column in shown.columns:
+            shown[column] = pd.Series([math.nan if pd.isna(v) else int(v) + 1
+                                       for v in shown[column]], index=shown.index,
+                                      dtype=object)  # whole numbers, NaN where missing
+    return shown
 
 
 def versions() -> dict[str, str]:

@@ -124,8 +124,12 @@ class History(Callback):
 
 def divergence_message(*, epoch: int, step: int | None, loss: float, learning_rate: float,
                        restored: str) -> str:
-    """The one explanation of a divergence, shared by the step and epoch checks."""
-    where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
+    """The one explanation of a divergence, shared by the step and epoch checks.
+
+    ``epoch`` and ``step`` are 0-based, as stored in ``history.diverged``; the message
+    counts from 1, like the progress bar ("Epoch 1/5") and the plots' epoch axis.
+    """
+    where = f"epoch {epoch + 1}" + (f", step {step + 1}" if step is not None else "")
     return (
         f"Training diverged at {where} (loss = {loss:.4g}): the learning rate "
         f"{learning_rate:g} is probably too large. θ was restored to {restored}. "
@@ -136,8 +140,9 @@ def divergence_message(*, epoch: int, step: int | None, loss: float, learning_ra
 def restored_description(epoch: int, loss: float | None = None, *,
                          state_reset: bool = False) -> str:
     """Describe θ at the end of ``epoch`` (0-based; -1 or less: θ at the start of fit),
-    with its training loss when known and whether the optimizer's state was reset."""
-    where = (f"its value at the end of epoch {epoch}" if epoch >= 0
+    with its training loss when known and whether the optimizer's state was reset.
+    The text counts epochs from 1."""
+    where = (f"its value at the end of epoch {epoch + 1}" if epoch >= 0
              else "its value at the start of fit")
     if loss is not None:
         where += f" (training loss {loss:.4g})"
@@ -274,7 +279,7 @@ class EarlyStopping(Callback):
         self.patience = check_positive_int("patience", patience, hint="e.g. 5 epochs.")
         self.min_delta = float(min_delta)
         self.restore_best_weights = restore_best_weights
-        self.best_epoch: int | None = None
+        self.best_epoch: int | None = None  #: 0-based, like History.epoch
 
     def on_train_begin(self, logs=None):
         self.best, self.best_epoch, self.wait, self._best_theta = math.inf, None, 0, None

@@ -121,11 +121,12 @@ class DeadReLU(Callback):
 
 def dead_message(layers: Sequence[Any], dead: dict[int, IntArray], *, epoch: int,
                  n: int) -> str:
-    """The explanation of a :class:`DeadUnitWarning`."""
+    """The explanation of a :class:`DeadUnitWarning`; ``epoch`` is 0-based, the text counts
+    epochs from 1 (like the progress bar)."""
     parts = [f"layer {layer} ({layers[layer - 1]!r}): unit{'s' if len(units) > 1 else ''} "
              + ", ".join(str(u) for u in units) for layer, units in dead.items()]
     return (
-        f"Dead ReLU units after epoch {epoch}: {'; '.join(parts)} output 0 for all {n} "
+        f"Dead ReLU units after epoch {epoch + 1}: {'; '.join(parts)} output 0 for all {n} "
         "training rows, so their derivatives are 0 and their weights can no longer learn. "
         "Try a smaller learning rate, kernel_initializer='he_uniform', or "
         "activation='tanh' for that layer."

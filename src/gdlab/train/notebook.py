@@ -13,7 +13,9 @@ Jupyter calls ``_repr_html_``; :class:`~gdlab.train.trace.Step`,
 - :func:`summary_text` / :func:`summary_html`: a Keras-like summary (layers, output
   shapes, activations, parameter names and counts, loss and optimizer).
 
-Everything is escaped; nothing here changes a model. This module imports nothing else of
+Epochs and steps count from 1 in what is shown (the progress bar's "Epoch 1/5"), while
+``History.epoch`` and ``Step.epoch``/``Step.step`` stay 0-based data. Everything is
+escaped; nothing here changes a model. This module imports nothing else of
 gdlab (the classes above import it when asked to display themselves).
 """
 
@@ -117,7 +119,8 @@ def trace_html(trace: Any) -> str:
     columns = [c for c in frame.columns if not c.startswith(("theta[", "grad["))]
     params = [c for c in frame.columns if c.startswith(("theta[", "grad["))][:16]
     header = [*columns, *params]
-    rows = [[str(frame.iloc[k][c]) if c in ("step", "epoch", "variant", "batch_rows")
+    rows = [[str(frame.iloc[k][c] + 1) if c in ("step", "epoch")  # counted from 1
+             else str(frame.iloc[k][c]) if c in ("variant", "batch_rows")
              else _num(frame.iloc[k][c]) for c in header] if k is not None else ["…"] * len(header)
             for k in _head_tail(len(frame))]
     note = f"<p class='note'>Trace of {len(trace)} steps; each step's own table: trace[k].</p>"
@@ -166,11 +169,12 @@ def history_html(history: Any) -> str:
         return "<div class='gdlab'><i>History: no epoch yet.</i></div>"
     frame = history.to_frame()
     curves = {k: list(v) for k, v in history.history.items() if k in ("loss", "val_loss")}
-    rows = [[str(int(frame.iloc[k]["epoch"])), *(_num(v) for v in frame.iloc[k].iloc[1:])]
+    rows = [[str(int(frame.iloc[k]["epoch"]) + 1), *(_num(v) for v in frame.iloc[k].iloc[1:])]
             if k is not None else ["…"] * frame.shape[1] for k in _head_tail(len(frame))]
     notes = []
     if history.diverged:
-        notes.append(f"<p><b>Diverged</b>: {html.escape(str(history.diverged))}</p>")
+        said = history.diverged.get("message", history.diverged)  # epochs counted from 1
+        notes.append(f"<p><b>Diverged</b>: {html.escape(str(said))}</p>")
     if len(history.trace):
         notes.append(f"<p class='note'>{len(history.trace)} steps traced: history.trace.</p>")
     return (f"<div class='gdlab'>{_STYLE}{_svg_curve(curves)}"

@@ -260,9 +260,13 @@ class Step:
         return text
 
     def describe(self) -> str:
-        """One line: iteration, step, epoch, variant and the rows of the batch."""
+        """One line: iteration, epoch, variant and the rows of the batch.
+
+        Iterations and epochs count from 1, as in the lecture ("iteration 1" goes from θ₀ to
+        θ₁); :attr:`step` and :attr:`epoch` stay 0-based. Rows are the data's row numbers.
+        """
         rows = ", ".join(str(r) for r in self.rows[:8]) + (", …" if len(self.rows) > 8 else "")
-        return (f"Iteration {self.step + 1} (step {self.step}, epoch {self.epoch}): "
+        return (f"Iteration {self.step + 1} (epoch {self.epoch + 1}): "
                 f"{_VARIANTS.get(self.variant, self.variant)} on {len(self.rows)} "
                 f"row{'s' if len(self.rows) != 1 else ''} ({rows})")
 

@@ -12,6 +12,7 @@ the model it is given.
 
 Time runs in epochs on every x axis: epoch :math:`e` (0-based) ends at :math:`x = e + 1`,
 and step :math:`k` of :math:`S` in epoch :math:`e` is drawn at :math:`x = e + (k+1)/S`.
+Labels count from 1, like the axis: the first epoch (e = 0) is "epoch 1", at x = 1.
 """
 
 from gdlab.show.plots.activations import plot_activation

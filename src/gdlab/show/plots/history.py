@@ -2,6 +2,7 @@ r"""Learning curves and gradient norms, per epoch, from a :class:`~gdlab.train.c
 
 Time runs in epochs on the x axis: epoch :math:`e` (0-based) ends at :math:`x = e + 1`,
 and step :math:`k` of :math:`S` in epoch :math:`e` is drawn at :math:`x = e + (k+1)/S`.
+Labels count from 1, like the axis: the first epoch (e = 0) is "epoch 1", at x = 1.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def plot_history(history: History, ax: Axes | None = None) -> Figure:
         more = rate_ax.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
     if history.diverged:
-        ax.text(0.99, 0.97, f"diverged at epoch {history.diverged['epoch']}",
+        ax.text(0.99, 0.97, f"diverged at epoch {history.diverged['epoch'] + 1}",
                 transform=ax.transAxes, ha="right", va="top", color="tab:red")
     legend_outside(ax, handles, labels, below=True, columns=3)
     ax.set_title(_history_title(params))

@@ -63,7 +63,8 @@ def plot_sweep(result: SweepResult, ax: Axes | None = None) -> Figure:
     Each rate's training loss per epoch is drawn from its initial loss at x = 0. A
     diverged run is drawn up to the step where it diverged and ends in a red ✕ at the
     top of the axis, labelled with that step: the lecture's "too small / too large" in
-    one picture.
+    one picture. Labels count epochs and steps from 1, as the x axis does: a run that
+    diverged in its 3rd epoch (``diverged_epoch == 2``) ends at x = 3, "in epoch 3".
 
     Parameters
     ----------
@@ -107,7 +108,12 @@ def _sweep_curve(row: pd.Series, history: History) -> tuple[np.ndarray, np.ndarr
 
 
 def _divergence_x(row: pd.Series, history: History) -> float:
-    """Where the run stopped, in epochs: after step k of epoch e at e + (k+1)/S."""
+    """Where the run stopped, in epochs: after step k of epoch e at e + (k+1)/S.
+
+    ``e`` and ``k`` are 0-based (the sweep table's); a reader's epoch e + 1 ends at
+    x = e + 1, where its label "in epoch e + 1" sits, and the global step e·S + k, which
+    the label calls step e·S + k + 1, ends at x = (e·S + k + 1)/S.
+    """
     steps = int(history.params.get("steps", 1) or 1)
     epoch = int(row["diverged_epoch"])
     step = row["diverged_step"]
@@ -125,9 +131,9 @@ def _mark_divergence(ax: Axes, row: pd.Series, history: History, x: np.ndarray,
     ax.plot([start_x, where], [start_y, top], ls=":", lw=1.5, color=color)
     ax.plot([where], [top], marker="X", ms=11, color="tab:red", ls="none")
     step = row["diverged_step"]
-    text = (f"η = {row['learning_rate']:g} diverged" + (f" at step {int(step)}"
+    text = (f"η = {row['learning_rate']:g} diverged" + (f" at step {int(step) + 1}"
             if step is not None and not (isinstance(step, float) and math.isnan(step))
-            else f" in epoch {int(row['diverged_epoch'])}"))
+            else f" in epoch {int(row['diverged_epoch']) + 1}"))  # counted from 1
     return where, text
 
 
