@@ -49,6 +49,7 @@ class LoadResult:
     students: int
     steps: int
     step_ms: list[float] = field(default_factory=list)
+    start_ms: list[float] = field(default_factory=list)  #: new session + its contours
     errors: list[str] = field(default_factory=list)
     lost_sessions: int = 0
     seconds: float = 0.0
@@ -66,7 +67,9 @@ class LoadResult:
         return (f"{self.students} students × {self.steps} steps in {self.seconds:.1f} s: "
                 f"step latency median {statistics.median(self.step_ms):.0f} ms, "
                 f"p95 {self.percentile(95):.0f} ms, max {max(self.step_ms):.0f} ms "
-                f"(target p95 < {TARGET_P95_MS:.0f} ms); {len(self.errors)} errors, "
+                f"(target p95 < {TARGET_P95_MS:.0f} ms); a new session with its contours "
+                f"median {statistics.median(self.start_ms):.0f} ms, max {max(self.start_ms):.0f} "
+                f"ms; {len(self.errors)} errors, "
                 f"{self.lost_sessions} sessions lost" + self._cpu())
 
     def _cpu(self) -> str:
@@ -88,11 +91,14 @@ def _student(client: Any, k: int, steps: int, think: float, result: LoadResult,
             "runs": runs}
     start.wait()
     try:
+        began = time.perf_counter()
         init = client.post("/api/playground/init", json=spec)
         init.raise_for_status()
         session = init.json()["session"]
         client.post("/api/playground/contours", json={"session": session, "i": 0, "j": 1}
                     ).raise_for_status()
+        with lock:
+            result.start_ms.append((time.perf_counter() - began) * 1000)
         for _ in range(steps):
             began = time.perf_counter()
             out = client.post("/api/playground/step", json={"session": session, "steps": 1})

@@ -129,7 +129,7 @@ def test_contours_are_the_loss_at_each_grid_point(client):
     out = client.post("/api/playground/contours",
                       json={"session": init["session"], "i": 0, "j": 1}).json()
     data = datasets.lecture()
-    for row, col in [(0, 0), (7, 19), (24, 3)]:
+    for row, col in [(0, 0), (7, 19), (20, 3)]:
         model = model_at([out["a"][col], out["b"][row]], [gd.Dense(1)], "mse", 1)
         assert out["loss"][row][col] == pytest.approx(model.evaluate(data.X, data.y), rel=1e-12)
 

@@ -236,3 +236,41 @@ def test_a_kept_alive_connection_does_not_wait_40_ms_per_answer():
                 times.append(time.perf_counter() - began)
     assert b"200 OK" in answer.split(b"\r\n")[0]
     assert statistics.median(times) < 0.025, times
+
+
+def test_grids_take_at_most_two_threads_and_steps_pass_them(monkeypatch):
+    """A class that starts together asks for 60 contour grids (~100 ms each): at most
+    HEAVY_THREADS compute at once, and a step does not queue behind them."""
+    import httpx
+
+    from gdlab.explorer import views
+    from gdlab.explorer.server import ExplorerServer
+
+    busy, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_grid(*args, **kwargs):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.3)
+        with lock:
+            busy[0] -= 1
+        return {"lines": []}
+
+    monkeypatch.setattr(views, "contours", slow_grid)
+    with ExplorerServer(port=0) as server:
+        key = httpx.post(server.url + "api/playground/init", json=LECTURE).json()["session"]
+        grids = [threading.Thread(target=httpx.post, args=(server.url + "api/playground/contours",),
+                                  kwargs={"json": {"session": key}, "timeout": 30})
+                 for _ in range(6)]
+        for thread in grids:
+            thread.start()
+        time.sleep(0.1)
+        began = time.perf_counter()
+        step = httpx.post(server.url + "api/playground/step", json={"session": key}, timeout=30)
+        waited = time.perf_counter() - began
+        for thread in grids:
+            thread.join()
+    assert step.status_code == 200 and waited < 0.25  # not behind 6 × 0.3 s / 2 of grids
+    assert most[0] == app_module.HEAVY_THREADS == 2

@@ -27,7 +27,9 @@ that two requests on one session never interleave.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +60,21 @@ MAX_JSON_BYTES = 256 * 1024
 MAX_ROW_STEPS = 10_000_000
 
 
-async def _compute(function: Any, *args: Any) -> Any:
-    """``function(*args)`` in one of the app's worker threads (never on the event loop)."""
-    return await anyio.to_thread.run_sync(function, *args)
+#: Worker threads that may compute grids, new sessions, uploads and exports at once: a
+#: class that starts together would otherwise fill every thread with 100 ms grids and
+#: the 3 ms steps would wait for the interpreter lock behind them.
+HEAVY_THREADS = 2
+_HEAVY: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+async def _compute(function: Any, *args: Any, heavy: bool = False) -> Any:
+    """``function(*args)`` in one of the app's worker threads (never on the event loop);
+    ``heavy`` work waits for one of HEAVY_THREADS slots."""
+    limiter = None
+    if heavy:  # one limiter per event loop (a limiter belongs to its loop)
+        loop = asyncio.get_running_loop()
+        limiter = _HEAVY.setdefault(loop, anyio.CapacityLimiter(HEAVY_THREADS))
+    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -178,12 +192,12 @@ def _export(explorer: Explorer, query: dict[str, str]) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _threaded(function: Any) -> Any:
+def _threaded(function: Any, *, heavy: bool = False) -> Any:
     """An endpoint that runs ``function(json_body)`` and encodes its answer in a worker
     thread (the event loop only moves bytes)."""
     async def endpoint(request: Request) -> JSONResponse:
         body = await _json(request)
-        return await _compute(lambda: JSONResponse(function(body)))
+        return await _compute(lambda: JSONResponse(function(body)), heavy=heavy)
     return endpoint
 
 
@@ -213,10 +227,10 @@ def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
 
     async def upload(request: Request) -> JSONResponse:
         body = await request.body()  # BodyLimit stops it past datasets.MAX_BYTES
-        return await _compute(lambda: JSONResponse(explorer.upload(body)))
+        return await _compute(lambda: JSONResponse(explorer.upload(body)), heavy=True)
 
     async def export_run(request: Request) -> Response:
-        return await _compute(_export, explorer, dict(request.query_params))
+        return await _compute(_export, explorer, dict(request.query_params), heavy=True)
 
     routes = [
         Route("/", index),
@@ -230,7 +244,8 @@ def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
         Route("/api/upload", upload, methods=["POST"]),
         Route("/api/playground/init", _threaded(explorer.init), methods=["POST"]),
         Route("/api/playground/step", _threaded(explorer.step), methods=["POST"]),
-        Route("/api/playground/contours", _threaded(explorer.contours), methods=["POST"]),
+        Route("/api/playground/contours", _threaded(explorer.contours, heavy=True),
+              methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     limits = Middleware(BodyLimit, default=MAX_JSON_BYTES,

@@ -24,7 +24,7 @@ __all__ = ["contour_box", "contours", "finite", "picture"]
 
 #: Grid points per axis of the decision boundary and of the loss contours.
 GRID = 31
-CONTOUR_GRID = 25
+CONTOUR_GRID = 21
 #: Contours of larger data sets use a fixed sample of this many rows (a shared server
 #: draws 625 losses per grid: it must stay quick).
 CONTOUR_ROWS = 500
