@@ -26,7 +26,7 @@ __all__ = ["contour_box", "contours", "finite", "picture"]
 GRID = 31
 CONTOUR_GRID = 21
 #: Contours of larger data sets use a fixed sample of this many rows (a shared server
-#: draws 625 losses per grid: it must stay quick).
+#: draws 441 losses per grid: it must stay quick).
 CONTOUR_ROWS = 500
 #: Contours never reach past this |θ| (a diverged path is drawn clipped).
 MAX_ABS_THETA = 1e4
