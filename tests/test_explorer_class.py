@@ -272,5 +272,5 @@ def test_grids_take_at_most_two_threads_and_steps_pass_them(monkeypatch):
         waited = time.perf_counter() - began
         for thread in grids:
             thread.join()
-    assert step.status_code == 200 and waited < 0.25  # not behind 6 × 0.3 s / 2 of grids
+    assert step.status_code == 200 and waited < 0.6  # not behind 6 × 0.3 s / 2 of grids
     assert most[0] == app_module.HEAVY_THREADS == 2
