@@ -140,3 +140,5 @@ def test_lr_sweep_prints_the_bound_and_the_rates_above_it(tmp_path, capsys):
     assert 0.01 < bound < 5 and "exact" in line
     assert line.endswith("above it: " + ", ".join(
         f"{r:g}" for r in (0.5, 5) if r > bound) + ".")
+    report = (tmp_path / "sweep" / "report.html").read_text(encoding="utf-8")
+    assert "largest stable η" in report and f"2/λ_max = {bound:.4g}" in report
