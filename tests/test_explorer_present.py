@@ -83,7 +83,8 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     tab.wait_for_function("location.search.includes('lr-0=0.02')")
     address = tab.evaluate("location.href")
     assert "present=1" in address and "page=playground" in address
-    assert "param-i=1" in address and "dataset=" not in address  # defaults stay out
+    assert "param-i=1" in address and "param-j=0" in address
+    assert "dataset=" not in address  # defaults stay out
     tab.goto(address)  # a student opens the shared address: the same settings
     tab.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
     assert tab.input_value("#pg-lr-0") == "0.02" and tab.input_value("#pg-param-i") == "1"
@@ -145,3 +146,17 @@ def test_both_pages_fit_a_phone_and_a_projector(browser_and_url, width):
         assert abs(canvas[0] - canvas[1]) <= 1
     finally:
         page.close()
+
+
+def test_an_uploaded_column_name_is_text_not_html(tab, browser_and_url, tmp_path):
+    _, url = browser_and_url
+    tab.goto(url + "?page=playground&dataset=upload")
+    tab.wait_for_selector("#pg-file")
+    evil = tmp_path / "evil.csv"
+    evil.write_text('a,"<img src=x onerror=window.hacked=1>"\n' + "".join(
+        f"{k},{k % 2}\n" for k in range(20)))
+    tab.set_input_files("#pg-file", str(evil))
+    tab.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
+    assert tab.evaluate("window.hacked") is None
+    assert "param-" not in tab.evaluate("location.search")  # w_1 and w_2: the defaults
+    assert tab.eval_on_selector("#pg-target", "s => s.options[1].textContent").startswith("<img")

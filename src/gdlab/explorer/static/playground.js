@@ -35,7 +35,7 @@ const Playground = (() => {
       const select = $(id), old = Number(select.value);
       // the first time, the page's address may ask for a pair of parameters
       const asked = S.desc ? NaN : Number(Settings.wanted(id));
-      select.innerHTML = names.map((n, k) => `<option value="${k}">${n}</option>`).join("");
+      select.replaceChildren(...names.map((n, k) => new Option(n, String(k))));
       select.value = String(asked >= 0 && asked < names.length ? asked
         : old < names.length && select.options.length && !isNaN(old) && S.desc
         && S.desc.param_names.join() === names.join() ? old : fallback);
@@ -371,7 +371,8 @@ const Playground = (() => {
       const data = await response.json().catch(() => ({ error: response.statusText }));
       if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
       S.upload = data.upload;
-      $("pg-target").innerHTML = data.columns.map((c) => `<option>${c}</option>`).join("");
+      // column names come from the file: text, never HTML
+      $("pg-target").replaceChildren(...data.columns.map((c) => new Option(c, c)));
       $("pg-target").value = data.columns[data.columns.length - 1];
       await init();
     } catch (error) {
