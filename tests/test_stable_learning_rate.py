@@ -142,3 +142,26 @@ def test_lr_sweep_prints_the_bound_and_the_rates_above_it(tmp_path, capsys):
         f"{r:g}" for r in (0.5, 5) if r > bound) + ".")
     report = (tmp_path / "sweep" / "report.html").read_text(encoding="utf-8")
     assert "largest stable η" in report and f"2/λ_max = {bound:.4g}" in report
+
+
+def test_the_sweeps_note_samples_a_large_data_set(monkeypatch):
+    from gdlab.train import stability
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 2))
+    y = (X[:, 0] > 0).astype(float)
+    model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=1)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    full = gd.stable_learning_rate(model, X, y)
+    seen = []
+    original = stability.stable_learning_rate
+
+    def spy(model, X, y, **kw):
+        seen.append(len(X))
+        return original(model, X, y, **kw)
+
+    monkeypatch.setattr(stability, "stable_learning_rate", spy)
+    note = stability.stability_note(model, X, y, rates=[100.0], max_rows=1000)
+    assert seen == [1000] and "a guide" in note
+    sampled = float(note.split("= ")[1].split(" ")[0])
+    assert sampled == pytest.approx(full, rel=0.15)
