@@ -51,11 +51,11 @@ def test_a_linear_model_converges_below_the_bound_and_diverges_above(factor):
     model = linear(3, learning_rate=eta)
     best = np.linalg.lstsq(np.column_stack([X, np.ones(200)]), y, rcond=None)[0]
     if factor < 1:
-        model.fit(X, y, batch_size="full", epochs=3000, verbose=0)
+        model.fit(X, y, batch_size="full", epochs=3000, verbose=0, executor="numpy")
         np.testing.assert_allclose(model.theta, best, rtol=1e-6, atol=1e-6)
     else:
         with pytest.warns(gd.DivergenceWarning, match="diverged"):
-            model.fit(X, y, batch_size="full", epochs=3000, verbose=0)
+            model.fit(X, y, batch_size="full", epochs=3000, verbose=0, executor="numpy")
 
 
 def test_weights_exposure_and_several_outputs_match_the_numerical_hessian():
