@@ -29,7 +29,7 @@ from gdlab.train.trace import Step
 __all__ = ["Run", "RunConfig", "Session", "build_layers"]
 
 MODELS = ("linear", "logistic", "softmax", "mlp")
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "nadam", "rmsprop")
 #: Rows of a step's table sent to the page (the mean over all rows is sent too).
 TABLE_ROWS = 50
 #: A loss this many times the loss at θ₀ counts as divergence (as DivergenceGuard).
