@@ -72,6 +72,7 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     assert [round(v, 3) for v in theta] == [0.735, 0.3]
     status = tab.inner_text("#pg-status-0")
     assert "largest stable η = 2/λ_max = 0.180295" in status and "above it" not in status
+    tab.wait_for_function("document.body.dataset.contours === '1'")
     tab.screenshot(path=str(ARTIFACTS / "9-presenter-playground.png"), full_page=True)
     latex = tab.request.get(tab.eval_on_selector("#pg-export-latex-0", "a => a.href")).text()
     assert "\\begin{tabular}" in latex and "(0.7347, 0.3002)" not in latex  # LaTeX vectors
@@ -129,6 +130,7 @@ def test_both_pages_fit_a_phone_and_a_projector(browser_and_url, width):
         page.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
         page.click("#pg-step")
         page.wait_for_function("Number(document.body.dataset.steps || 0) === 1")
+        page.wait_for_function("document.body.dataset.contours === '1'")
         page.screenshot(path=str(ARTIFACTS / f"11-playground-{width}px.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         sizes = page.eval_on_selector_all(

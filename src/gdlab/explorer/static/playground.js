@@ -59,10 +59,14 @@ const Playground = (() => {
         step: 0, epoch: 0, done: false, diverged: null, table: null, theta: d.theta0,
         picture: d.picture }));
       message("");
-      await loadContours();
-      if (seq !== S.initSeq) return;
       render();
-      ready(true);
+      ready(true);  // Step works at once; the contour grid (the slowest answer) follows
+      document.body.dataset.contours = "0";
+      loadContours().then(() => {
+        if (seq !== S.initSeq) return;
+        drawContours();
+        document.body.dataset.contours = "1";
+      }).catch((e) => { if (seq === S.initSeq) message(e.message); });
     } catch (error) {
       if (seq === S.initSeq) { S.session = null; message(error.message); render(); }
     }
@@ -89,7 +93,9 @@ const Playground = (() => {
     if (!S.session) return;
     const i = Number($("pg-param-i").value), j = Number($("pg-param-j").value);
     if (i === j) { S.contour = null; message("Choose two different parameters for the contours."); return; }
-    S.contour = await Plot.api("/api/playground/contours", { session: S.session, i, j });
+    const session = S.session;
+    const grid = await Plot.api("/api/playground/contours", { session, i, j });
+    if (session === S.session) S.contour = grid;  // not a grid of a session since replaced
   }
 
   function outsideBox() {
