@@ -274,3 +274,20 @@ def test_grids_take_at_most_two_threads_and_steps_pass_them(monkeypatch):
             thread.join()
     assert step.status_code == 200 and waited < 0.6  # not behind 6 × 0.3 s / 2 of grids
     assert most[0] == app_module.HEAVY_THREADS == 2
+
+
+def test_the_fast_json_is_the_same_json(monkeypatch):
+    import json
+
+    import numpy as np
+
+    from gdlab.explorer.app import Explorer, FastJSON
+
+    explorer = Explorer()
+    key = explorer.init({"dataset": "iris", "model": "softmax"})["session"]
+    answer = explorer.step({"session": key, "steps": 3})
+    answer["extra"] = [np.float64(0.1), 1.0000000000000002, None]
+    fast = FastJSON(answer).body
+    monkeypatch.setattr(app_module, "_orjson", None)
+    plain = FastJSON(answer).body
+    assert json.loads(fast) == json.loads(plain) and fast != plain  # orjson was used

@@ -47,6 +47,11 @@ from gdlab.explorer.guards import BodyLimit, BodyTooLarge, error_handler
 from gdlab.explorer.playground import RunConfig, Session
 from gdlab.explorer.store import IDLE_TIMEOUT, Store, StoreFull, UnknownKey
 
+try:  # optional: a faster JSON encoder (the explore extra installs it)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the standard library's json then
+    _orjson = None
+
 __all__ = ["STATIC", "create_app"]
 
 STATIC = Path(__file__).with_name("static")
@@ -192,12 +197,22 @@ def _export(explorer: Explorer, query: dict[str, str]) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+class FastJSON(JSONResponse):
+    """JSON encoded by :mod:`orjson` when it is installed (the ``explore`` extra): about
+    5 times quicker than :mod:`json` for the steps' tables and grids, the same JSON."""
+
+    def render(self, content: Any) -> bytes:
+        if _orjson is None:
+            return super().render(content)
+        return _orjson.dumps(content, option=_orjson.OPT_SERIALIZE_NUMPY)
+
+
 def _threaded(function: Any, *, heavy: bool = False) -> Any:
     """An endpoint that runs ``function(json_body)`` and encodes its answer in a worker
     thread (the event loop only moves bytes)."""
     async def endpoint(request: Request) -> JSONResponse:
         body = await _json(request)
-        return await _compute(lambda: JSONResponse(function(body)), heavy=heavy)
+        return await _compute(lambda: FastJSON(function(body)), heavy=heavy)
     return endpoint
 
 
@@ -218,7 +233,7 @@ def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
         return JSONResponse(hidden.info())
 
     async def function_curve(request: Request) -> JSONResponse:
-        return JSONResponse(await _compute(hidden.curve))
+        return FastJSON(await _compute(hidden.curve))
 
     async def dataset_list(request: Request) -> JSONResponse:
         return JSONResponse({"datasets": datasets.BUILTIN, "limits": {
@@ -227,7 +242,7 @@ def create_app(*, idle_timeout: float = IDLE_TIMEOUT) -> Starlette:
 
     async def upload(request: Request) -> JSONResponse:
         body = await request.body()  # BodyLimit stops it past datasets.MAX_BYTES
-        return await _compute(lambda: JSONResponse(explorer.upload(body)), heavy=True)
+        return await _compute(lambda: FastJSON(explorer.upload(body)), heavy=True)
 
     async def export_run(request: Request) -> Response:
         return await _compute(_export, explorer, dict(request.query_params), heavy=True)
