@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -208,7 +209,7 @@ class Session:
         self.runs = [Run(data, self._layers(), self.loss, self.theta0, config,
                          epochs=self.epochs, seed=self.seed) for config in configs]
 
-    @property
+    @cached_property
     def optimum(self) -> FloatArray | None:
         r"""The minimum of the loss when it is known exactly: the least-squares θ* of the
         linear model (:math:`\tilde X \theta \approx y`, θ ordered as w then b); else None."""
