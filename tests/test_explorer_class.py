@@ -79,10 +79,10 @@ def test_a_full_server_says_so_with_a_503(monkeypatch):
 
 
 def test_the_idle_timeout_reaches_the_app():
-    with TestClient(create_app(idle_timeout=0.2)) as quick:
+    with TestClient(create_app(idle_timeout=1.0)) as quick:
         key = quick.post("/api/playground/init", json=LECTURE).json()["session"]
         assert quick.post("/api/playground/step", json={"session": key}).status_code == 200
-        time.sleep(0.3)
+        time.sleep(1.1)
         out = quick.post("/api/playground/step", json={"session": key})
     assert out.status_code == 404 and "press Reset" in out.json()["error"]
 
