@@ -102,7 +102,9 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
 
 def _loss_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, j: int,
                a: FloatArray, b: FloatArray) -> FloatArray:
-    """``model.evaluate`` at every grid point (θ_i = a[col], θ_j = b[row]); θ restored."""
+    """The mean loss at every grid point (θ_i = a[col], θ_j = b[row]) as ``model.evaluate``
+    computes it, the target checked once rather than at each point; θ restored."""
+    Y, loss_of = _loss_of_logits(model, X, y)
     saved = model.theta.copy()
     theta = saved.copy()
     loss = np.empty((b.size, a.size))
@@ -111,10 +113,24 @@ def _loss_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, j: in
             for col, value_a in enumerate(a):
                 theta[i], theta[j] = value_a, value_b
                 model.theta = theta
-                loss[row, col] = model.evaluate(X, y)
+                out, caches = model.forward(X)
+                loss[row, col] = loss_of(Y, caches[-1].Z, out).mean()
     finally:
         model.theta = saved
     return loss
+
+
+def _loss_of_logits(model: gd.Sequential, X: FloatArray, y: FloatArray) -> tuple[Any, Any]:
+    """The encoded target and ``f(Y, Z, A)``, each row's loss from the output layer's Z
+    (the stable fused path, when the loss has one for that activation) or its A."""
+    from gdlab.io.data import check_y
+    from gdlab.nn.losses import FUSED_LINK
+
+    loss, last = model.loss, model.layers[-1]
+    Y = loss.check_target(check_y(y, X.shape[0]), last.units)
+    if FUSED_LINK.get(loss.name) == last.activation.name:
+        return Y, lambda Y, Z, A: loss.value_from_logits(Y, Z)
+    return Y, lambda Y, Z, A: loss.value(Y, A)
 
 
 def _one_layer_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, j: int,
@@ -122,9 +138,6 @@ def _one_layer_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, 
     r"""The same grid in one pass for a one-layer model, whose :math:`Z = XW + b` is linear
     in θ: :math:`Z(\theta) = Z_0 + (a - \theta_i) Z_i + (b - \theta_j) Z_j` with
     :math:`Z_i = \partial Z / \partial \theta_i`, then the loss of every grid point's Z."""
-    from gdlab.io.data import check_y
-    from gdlab.nn.losses import FUSED_LINK
-
     saved = model.theta.copy()
     try:
         Z0 = model.forward(X)[1][-1].Z
@@ -141,13 +154,9 @@ def _one_layer_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, 
          + da[None, :, None, None] * slopes[0][None, None])  # (rows b, cols a, n, k)
     n, k = Z0.shape
     flat = Z.reshape(-1, k)
-    loss, layer = model.loss, model.layers[0]
-    Y = loss.check_target(check_y(y, n), k)
+    Y, loss_of = _loss_of_logits(model, X, y)
     Y = np.broadcast_to(Y, (b.size * a.size, n, k)).reshape(-1, k)
-    if FUSED_LINK.get(loss.name) == layer.activation.name:
-        per_row = loss.value_from_logits(Y, flat)
-    else:
-        per_row = loss.value(Y, layer.activation.forward(flat))
+    per_row = loss_of(Y, flat, model.layers[0].activation.forward(flat))
     return per_row.reshape(b.size, a.size, n).mean(axis=2)
 
 
