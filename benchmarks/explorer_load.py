@@ -3,9 +3,10 @@
 ``python -m benchmarks.explorer_load [--students 60] [--steps 15] [--think 0]`` starts
 ``gdlab explore`` in its own process on a free port and lets every student, in
 its own thread, open a session on one of a mix of data sets, models and batch sizes,
-fetch its contours once, then press Step ``steps`` times. It prints the latency of the
-step requests (median, p95, max), the errors and the sessions lost. The target for a
-class of 60 on a 2-core machine: p95 step latency under 500 ms, no error, no session lost.
+then press Step ``steps`` times while its contour grid is fetched beside (as the page
+does). It prints the latency of the step requests (median, p95, max), of the new
+sessions and of their grids, the errors and the sessions lost. The target for a class
+of 60 on a 2-core machine: p95 step latency under 500 ms, no error, no session lost.
 
 Without think time every student presses Step again as soon as the answer arrives: a
 much harsher load than a real class, where a student looks at the table between steps.
@@ -49,6 +50,8 @@ class LoadResult:
     students: int
     steps: int
     step_ms: list[float] = field(default_factory=list)
+    start_ms: list[float] = field(default_factory=list)  #: a new session
+    grid_ms: list[float] = field(default_factory=list)  #: its contour grid, asked beside
     errors: list[str] = field(default_factory=list)
     lost_sessions: int = 0
     seconds: float = 0.0
@@ -66,7 +69,10 @@ class LoadResult:
         return (f"{self.students} students × {self.steps} steps in {self.seconds:.1f} s: "
                 f"step latency median {statistics.median(self.step_ms):.0f} ms, "
                 f"p95 {self.percentile(95):.0f} ms, max {max(self.step_ms):.0f} ms "
-                f"(target p95 < {TARGET_P95_MS:.0f} ms); {len(self.errors)} errors, "
+                f"(target p95 < {TARGET_P95_MS:.0f} ms); a new session median "
+                f"{statistics.median(self.start_ms):.0f} ms (max {max(self.start_ms):.0f}), its "
+                f"contour grid median {statistics.median(self.grid_ms):.0f} ms (max "
+                f"{max(self.grid_ms):.0f}); {len(self.errors)} errors, "
                 f"{self.lost_sessions} sessions lost" + self._cpu())
 
     def _cpu(self) -> str:
@@ -88,11 +94,15 @@ def _student(client: Any, k: int, steps: int, think: float, result: LoadResult,
             "runs": runs}
     start.wait()
     try:
+        began = time.perf_counter()
         init = client.post("/api/playground/init", json=spec)
         init.raise_for_status()
         session = init.json()["session"]
-        client.post("/api/playground/contours", json={"session": session, "i": 0, "j": 1}
-                    ).raise_for_status()
+        with lock:
+            result.start_ms.append((time.perf_counter() - began) * 1000)
+        # as the page does: the contour grid is asked for beside the first steps
+        grid = threading.Thread(target=_grid, args=(client, session, k, result, lock))
+        grid.start()
         for _ in range(steps):
             began = time.perf_counter()
             out = client.post("/api/playground/step", json={"session": session, "steps": 1})
@@ -107,9 +117,24 @@ def _student(client: Any, k: int, steps: int, think: float, result: LoadResult,
                 result.step_ms.append(elapsed)
             if think:
                 time.sleep(think)
+        grid.join()
     except Exception as error:  # noqa: BLE001 - every failure of a student is counted
         with lock:
             result.errors.append(f"student {k}: {error!r}")
+
+
+def _grid(client: Any, session: str, k: int, result: LoadResult,
+          lock: threading.Lock) -> None:
+    began = time.perf_counter()
+    try:
+        client.post("/api/playground/contours", json={"session": session, "i": 0, "j": 1}
+                    ).raise_for_status()
+    except Exception as error:  # noqa: BLE001
+        with lock:
+            result.errors.append(f"student {k}'s contours: {error!r}")
+        return
+    with lock:
+        result.grid_ms.append((time.perf_counter() - began) * 1000)
 
 
 def run_load(base_url: str, *, students: int = 60, steps: int = 15,

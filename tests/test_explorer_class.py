@@ -79,10 +79,10 @@ def test_a_full_server_says_so_with_a_503(monkeypatch):
 
 
 def test_the_idle_timeout_reaches_the_app():
-    with TestClient(create_app(idle_timeout=0.2)) as quick:
+    with TestClient(create_app(idle_timeout=1.0)) as quick:
         key = quick.post("/api/playground/init", json=LECTURE).json()["session"]
         assert quick.post("/api/playground/step", json={"session": key}).status_code == 200
-        time.sleep(0.3)
+        time.sleep(1.1)
         out = quick.post("/api/playground/step", json={"session": key})
     assert out.status_code == 404 and "press Reset" in out.json()["error"]
 
@@ -236,3 +236,58 @@ def test_a_kept_alive_connection_does_not_wait_40_ms_per_answer():
                 times.append(time.perf_counter() - began)
     assert b"200 OK" in answer.split(b"\r\n")[0]
     assert statistics.median(times) < 0.025, times
+
+
+def test_grids_take_at_most_two_threads_and_steps_pass_them(monkeypatch):
+    """A class that starts together asks for 60 contour grids (~100 ms each): at most
+    HEAVY_THREADS compute at once, and a step does not queue behind them."""
+    import httpx
+
+    from gdlab.explorer import views
+    from gdlab.explorer.server import ExplorerServer
+
+    busy, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_grid(*args, **kwargs):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.3)
+        with lock:
+            busy[0] -= 1
+        return {"lines": []}
+
+    monkeypatch.setattr(views, "contours", slow_grid)
+    with ExplorerServer(port=0) as server:
+        key = httpx.post(server.url + "api/playground/init", json=LECTURE).json()["session"]
+        grids = [threading.Thread(target=httpx.post, args=(server.url + "api/playground/contours",),
+                                  kwargs={"json": {"session": key}, "timeout": 30})
+                 for _ in range(6)]
+        for thread in grids:
+            thread.start()
+        time.sleep(0.1)
+        began = time.perf_counter()
+        step = httpx.post(server.url + "api/playground/step", json={"session": key}, timeout=30)
+        waited = time.perf_counter() - began
+        for thread in grids:
+            thread.join()
+    assert step.status_code == 200 and waited < 0.6  # not behind 6 × 0.3 s / 2 of grids
+    assert most[0] == app_module.HEAVY_THREADS == 2
+
+
+def test_the_fast_json_is_the_same_json(monkeypatch):
+    import json
+
+    import numpy as np
+
+    from gdlab.explorer.app import Explorer, FastJSON
+
+    explorer = Explorer()
+    key = explorer.init({"dataset": "iris", "model": "softmax"})["session"]
+    answer = explorer.step({"session": key, "steps": 3})
+    answer["extra"] = [np.float64(0.1), 1.0000000000000002, None]
+    fast = FastJSON(answer).body
+    monkeypatch.setattr(app_module, "_orjson", None)
+    plain = FastJSON(answer).body
+    assert json.loads(fast) == json.loads(plain) and fast != plain  # orjson was used

@@ -127,3 +127,17 @@ def test_latex_before_any_step_says_press_step(client):
     key = client.post("/api/playground/init", json={"dataset": "lecture"}).json()["session"]
     out = client.get("/api/playground/export", params={"session": key, "format": "latex"})
     assert out.status_code == 400 and "press Step" in out.json()["error"]
+
+
+def test_what_a_run_keeps_for_the_export_is_bounded(client, monkeypatch):
+    """A full batch of 20,000 rows: tables of one step only (EXPORT_ROWS), not 100 × 20,000
+    row indices; the path stops growing at EXPORT_STEPS."""
+    from gdlab.explorer import playground
+
+    monkeypatch.setattr(playground, "EXPORT_STEPS", 5)
+    key = client.post("/api/playground/init", json={
+        "dataset": "logistic", "n": 20_000, "model": "logistic"}).json()["session"]
+    client.post("/api/playground/step", json={"session": key, "steps": 8})
+    body = client.get("/api/playground/export", params={"session": key}).json()
+    assert {r["step"] for r in body["tables"]} == {0} and len(body["tables"]) == 20_000
+    assert [r["step"] for r in body["path"]] == [-1, 0, 1, 2, 3, 4]

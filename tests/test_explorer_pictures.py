@@ -13,6 +13,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with")
     from starlette.testclient import TestClient
 
+import gdlab as gd  # noqa: E402
 from gdlab.explorer import datasets  # noqa: E402
 from gdlab.explorer.app import create_app  # noqa: E402
 from gdlab.explorer.isolines import isolines, loss_levels  # noqa: E402
@@ -93,3 +94,28 @@ def test_isolines_of_a_bowl_are_ellipses_through_the_level():
     assert loss_levels(np.full((3, 3), 2.0)) == []
     assert isolines(a, b, np.full((25, 25), np.nan), [1.0]) == []
 
+
+
+@pytest.mark.parametrize(("spec", "layers", "loss"), [
+    ({"dataset": "logistic", "model": "logistic", "n": 300},
+     lambda: [gd.Dense(1, activation="sigmoid")], "binary_crossentropy"),
+    ({"dataset": "iris", "model": "softmax"},
+     lambda: [gd.Dense(3, activation="softmax")], "sparse_categorical_crossentropy"),
+    ({"dataset": "blobs", "model": "mlp", "hidden": 2, "n": 300},
+     lambda: [gd.Dense(2, activation="tanh"), gd.Dense(3, activation="softmax")],
+     "sparse_categorical_crossentropy"),
+], ids=["logistic", "softmax", "mlp"])
+def test_every_grid_point_is_the_models_loss(client, spec, layers, loss):
+    """One pass for a one-layer model (Z is linear in θ), a loop for the others: both are
+    model.evaluate at the grid point, the other parameters at run A's θ."""
+    key = client.post("/api/playground/init", json=spec).json()["session"]
+    run = client.post("/api/playground/step", json={"session": key, "steps": 4}).json()["runs"][0]
+    c = client.post("/api/playground/contours", json={"session": key, "i": 1, "j": 0}).json()
+    data = datasets.load(spec["dataset"], n=spec.get("n", 200))
+    model = gd.Sequential(layers(), input_dim=2)
+    model.compile(loss=loss)
+    for row, col in [(0, 0), (5, 17), (20, 9)]:
+        theta = np.array(run["theta"])
+        theta[1], theta[0] = c["a"][col], c["b"][row]
+        model.set_theta(theta)
+        assert c["loss"][row][col] == pytest.approx(model.evaluate(data.X, data.y), rel=1e-10)

@@ -72,6 +72,7 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     assert [round(v, 3) for v in theta] == [0.735, 0.3]
     status = tab.inner_text("#pg-status-0")
     assert "largest stable η = 2/λ_max = 0.180295" in status and "above it" not in status
+    tab.wait_for_function("document.body.dataset.contours === '1'")
     tab.screenshot(path=str(ARTIFACTS / "9-presenter-playground.png"), full_page=True)
     latex = tab.request.get(tab.eval_on_selector("#pg-export-latex-0", "a => a.href")).text()
     assert "\\begin{tabular}" in latex and "(0.7347, 0.3002)" not in latex  # LaTeX vectors
@@ -83,7 +84,8 @@ def test_the_address_sets_the_playground_and_space_steps_it(tab, browser_and_url
     tab.wait_for_function("location.search.includes('lr-0=0.02')")
     address = tab.evaluate("location.href")
     assert "present=1" in address and "page=playground" in address
-    assert "param-i=1" in address and "dataset=" not in address  # defaults stay out
+    assert "param-i=1" in address and "param-j=0" in address
+    assert "dataset=" not in address  # defaults stay out
     tab.goto(address)  # a student opens the shared address: the same settings
     tab.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
     assert tab.input_value("#pg-lr-0") == "0.02" and tab.input_value("#pg-param-i") == "1"
@@ -128,6 +130,7 @@ def test_both_pages_fit_a_phone_and_a_projector(browser_and_url, width):
         page.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
         page.click("#pg-step")
         page.wait_for_function("Number(document.body.dataset.steps || 0) === 1")
+        page.wait_for_function("document.body.dataset.contours === '1'")
         page.screenshot(path=str(ARTIFACTS / f"11-playground-{width}px.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         sizes = page.eval_on_selector_all(
@@ -145,3 +148,17 @@ def test_both_pages_fit_a_phone_and_a_projector(browser_and_url, width):
         assert abs(canvas[0] - canvas[1]) <= 1
     finally:
         page.close()
+
+
+def test_an_uploaded_column_name_is_text_not_html(tab, browser_and_url, tmp_path):
+    _, url = browser_and_url
+    tab.goto(url + "?page=playground&dataset=upload")
+    tab.wait_for_selector("#pg-file")
+    evil = tmp_path / "evil.csv"
+    evil.write_text('a,"<img src=x onerror=window.hacked=1>"\n' + "".join(
+        f"{k},{k % 2}\n" for k in range(20)))
+    tab.set_input_files("#pg-file", str(evil))
+    tab.wait_for_function("document.body.dataset.pgReady === '1'", timeout=15_000)
+    assert tab.evaluate("window.hacked") is None
+    assert "param-" not in tab.evaluate("location.search")  # w_1 and w_2: the defaults
+    assert tab.eval_on_selector("#pg-target", "s => s.options[1].textContent").startswith("<img")

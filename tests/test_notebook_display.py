@@ -109,3 +109,15 @@ def test_text_is_escaped(name):
     history.on_epoch_end(0, {name: 1.0, "loss": 2.0})
     html = history._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_diverged_history_says_why():
+    X, y = batch_gd_data()
+    model = gd.Sequential([gd.Dense(1)], input_dim=1)
+    model.set_weights([np.zeros((1, 1)), np.zeros(1)])
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=1.0))
+    with pytest.warns(gd.DivergenceWarning):
+        history = model.fit(X, y, batch_size="full", epochs=200, verbose=0, executor="numpy")
+    html = history._repr_html_()
+    assert "<b>Diverged</b>: Training diverged at epoch" in html and "{" not in html.split(
+        "Diverged</b>")[1]

@@ -51,11 +51,11 @@ def test_a_linear_model_converges_below_the_bound_and_diverges_above(factor):
     model = linear(3, learning_rate=eta)
     best = np.linalg.lstsq(np.column_stack([X, np.ones(200)]), y, rcond=None)[0]
     if factor < 1:
-        model.fit(X, y, batch_size="full", epochs=3000, verbose=0)
+        model.fit(X, y, batch_size="full", epochs=3000, verbose=0, executor="numpy")
         np.testing.assert_allclose(model.theta, best, rtol=1e-6, atol=1e-6)
     else:
         with pytest.warns(gd.DivergenceWarning, match="diverged"):
-            model.fit(X, y, batch_size="full", epochs=3000, verbose=0)
+            model.fit(X, y, batch_size="full", epochs=3000, verbose=0, executor="numpy")
 
 
 def test_weights_exposure_and_several_outputs_match_the_numerical_hessian():
@@ -140,3 +140,28 @@ def test_lr_sweep_prints_the_bound_and_the_rates_above_it(tmp_path, capsys):
     assert 0.01 < bound < 5 and "exact" in line
     assert line.endswith("above it: " + ", ".join(
         f"{r:g}" for r in (0.5, 5) if r > bound) + ".")
+    report = (tmp_path / "sweep" / "report.html").read_text(encoding="utf-8")
+    assert "largest stable η" in report and f"2/λ_max = {bound:.4g}" in report
+
+
+def test_the_sweeps_note_samples_a_large_data_set(monkeypatch):
+    from gdlab.train import stability
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 2))
+    y = (X[:, 0] > 0).astype(float)
+    model = gd.Sequential([gd.Dense(1, activation="sigmoid")], input_dim=2, seed=1)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    full = gd.stable_learning_rate(model, X, y)
+    seen = []
+    original = stability.stable_learning_rate
+
+    def spy(model, X, y, **kw):
+        seen.append(len(X))
+        return original(model, X, y, **kw)
+
+    monkeypatch.setattr(stability, "stable_learning_rate", spy)
+    note = stability.stability_note(model, X, y, rates=[100.0], max_rows=1000)
+    assert seen == [1000] and "a guide" in note
+    sampled = float(note.split("= ")[1].split(" ")[0])
+    assert sampled == pytest.approx(full, rel=0.15)

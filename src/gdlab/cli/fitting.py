@@ -265,9 +265,14 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
     figure = plots.plot_sweep(result)
     figure.savefig(folder / "learning_rates.png", dpi=100)
     data_summary, model_summary = _summaries(args, data, model, data.rows, 0)
+    from gdlab.train.stability import stability_note
+
+    note = stability_note(model, data.X, data.y, exposure=data.exposure,
+                          rates=args.learning_rates)
+    result.table.attrs["stability_note"] = note  # printed by the command
     settings = {"learning rates": ", ".join(f"{r:g}" for r in args.learning_rates),
                 "optimizer": args.optimizer, "batch size": args.batch_size,
-                "epochs": args.epochs, "seed": args.seed}
+                "epochs": args.epochs, "seed": args.seed, "largest stable η": note}
     run = report.Run(title=f"gdlab lr-sweep: {args.model} model of {args.target}",
                      data_summary=data_summary, model_summary=model_summary,
                      settings=settings, sweep_table=result.table,

@@ -62,10 +62,7 @@ def _cmd_lr_sweep(args: argparse.Namespace) -> None:
     with folder as tmp:
         table = run_sweep(args, data, model, tmp)
     _say(args, table.to_string(index=False))
-    from gdlab.train.stability import stability_note
-
-    _say(args, stability_note(model, data.X, data.y, exposure=data.exposure,
-                              rates=args.learning_rates))
+    _say(args, table.attrs["stability_note"])
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")
 
 

@@ -1,12 +1,14 @@
 r"""The playground's runs as files: the path of θ and the losses (CSV, JSON), the step
 tables (CSV, JSON), and the current step's table in the lecture's LaTeX.
 
-- :func:`path_frame`: one row per step and run: ``run, step, epoch, batch_loss``
+- :func:`path_frame`: one row per step and run (the first
+  :data:`~gdlab.explorer.playground.EXPORT_STEPS`): ``run, step, epoch, batch_loss``
   (the batch's loss at θ before the step), ``full_loss`` (over all rows, after it) and
   θ after the step, one column per parameter; the first row of each run is θ₀ (step −1).
 - :func:`tables_frame`: the per-row tables (:attr:`gdlab.Step.table`) of the first
-  :data:`~gdlab.explorer.playground.EXPORT_TABLES` steps of each run, ``row`` being the
-  data set's row number.
+  :data:`~gdlab.explorer.playground.EXPORT_TABLES` steps of each run (while their batches
+  hold at most :data:`~gdlab.explorer.playground.EXPORT_ROWS` rows in all), ``row`` being
+  the data set's row number.
 - :func:`as_json`: both, with the settings of the session.
 - :func:`latex`: the last step of a run as :meth:`gdlab.Step.to_latex` writes it, a
   standalone document (``amsmath``) with the data set's row numbers.
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gdlab.explorer.playground import EXPORT_TABLES, Session
+from gdlab.explorer.playground import EXPORT_ROWS, EXPORT_STEPS, EXPORT_TABLES, Session
 from gdlab.explorer.views import finite
 
 __all__ = ["as_json", "latex", "path_frame", "tables_frame"]
@@ -76,7 +78,9 @@ def as_json(session: Session) -> dict[str, Any]:
             "runs": [{"name": RUN_NAMES[k], **settings} for k, settings in enumerate(runs)],
             "path": _records(path_frame(session)),
             "tables": _records(tables_frame(session)),
-            "tables_note": f"the per-row tables of the first {EXPORT_TABLES} steps of each run"}
+            "tables_note": f"the per-row tables of the first {EXPORT_TABLES} steps of each "
+                           f"run, at most {EXPORT_ROWS:,} rows in all; the path: the first "
+                           f"{EXPORT_STEPS:,} steps"}
 
 
 def latex(session: Session, run: Any) -> str:

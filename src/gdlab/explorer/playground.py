@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -29,15 +30,19 @@ from gdlab.train.trace import Step
 __all__ = ["Run", "RunConfig", "Session", "build_layers"]
 
 MODELS = ("linear", "logistic", "softmax", "mlp")
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "nadam", "rmsprop")
 #: Rows of a step's table sent to the page (the mean over all rows is sent too).
 TABLE_ROWS = 50
 #: A loss this many times the loss at θ₀ counts as divergence (as DivergenceGuard).
 DIVERGENCE_FACTOR = 1e4
 #: Points of the scatter plot sent to the page.
 MAX_POINTS = 1000
-#: Steps per run whose per-row tables are kept for the export (the first ones).
+#: Steps per run whose per-row tables are kept for the export (the first ones), as long
+#: as their batches hold at most EXPORT_ROWS rows in all (memory: a shared server).
 EXPORT_TABLES = 100
+EXPORT_ROWS = 20_000
+#: Steps per run whose θ and losses are kept for the export (the first ones).
+EXPORT_STEPS = 50_000
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class Run:
         self.log: list[tuple[int, int, float, float, FloatArray]] = []
         #: the first EXPORT_TABLES steps' records with their data rows (their tables)
         self.records: list[tuple[Step, IntArray, int]] = []
+        self.kept_rows = 0
 
     def full_loss(self) -> float:
         """The mean loss over all rows at the current θ."""
@@ -144,8 +150,9 @@ class Run:
         with np.errstate(all="ignore"):
             record = self.model.train_on_batch(self.data.X[rows], self.data.y[rows])
         self.last = (record, rows, self.epoch)
-        if len(self.records) < EXPORT_TABLES:
+        if len(self.records) < EXPORT_TABLES and self.kept_rows + rows.size <= EXPORT_ROWS:
             self.records.append(self.last)
+            self.kept_rows += rows.size
         theta = self.model.theta
         if np.isfinite(theta).all():
             self.low, self.high = np.minimum(self.low, theta), np.maximum(self.high, theta)
@@ -159,7 +166,8 @@ class Run:
                 "try a smaller learning rate.")
             self.done = True
         theta = self.model.theta.copy()
-        self.log.append((record.step, self.epoch, record.loss, full, theta))
+        if len(self.log) < EXPORT_STEPS:
+            self.log.append((record.step, self.epoch, record.loss, full, theta))
         return {"theta": theta, "batch_loss": record.loss, "full_loss": full}
 
     def table(self) -> dict[str, Any] | None:
@@ -201,7 +209,7 @@ class Session:
         self.runs = [Run(data, self._layers(), self.loss, self.theta0, config,
                          epochs=self.epochs, seed=self.seed) for config in configs]
 
-    @property
+    @cached_property
     def optimum(self) -> FloatArray | None:
         r"""The minimum of the loss when it is known exactly: the least-squares θ* of the
         linear model (:math:`\tilde X \theta \approx y`, θ ordered as w then b); else None."""

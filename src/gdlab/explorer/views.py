@@ -24,9 +24,9 @@ __all__ = ["contour_box", "contours", "finite", "picture"]
 
 #: Grid points per axis of the decision boundary and of the loss contours.
 GRID = 31
-CONTOUR_GRID = 25
+CONTOUR_GRID = 21
 #: Contours of larger data sets use a fixed sample of this many rows (a shared server
-#: draws 625 losses per grid: it must stay quick).
+#: draws 441 losses per grid: it must stay quick).
 CONTOUR_ROWS = 500
 #: Contours never reach past this |θ| (a diverged path is drawn clipped).
 MAX_ABS_THETA = 1e4
@@ -91,22 +91,73 @@ def contours(model: gd.Sequential, data: Dataset, i: int, j: int,
         X, y = X[rows], y[rows]
     a = np.linspace(*box[0], CONTOUR_GRID)
     b = np.linspace(*box[1], CONTOUR_GRID)
-    saved = model.theta.copy()
-    theta = saved.copy()
-    loss = np.empty((CONTOUR_GRID, CONTOUR_GRID))
-    try:
-        with np.errstate(all="ignore"):
-            for row, value_b in enumerate(b):
-                for col, value_a in enumerate(a):
-                    theta[i], theta[j] = value_a, value_b
-                    model.theta = theta
-                    loss[row, col] = model.evaluate(X, y)
-    finally:
-        model.theta = saved
+    with np.errstate(all="ignore"):
+        grid = _one_layer_grid if len(model.layers) == 1 else _loss_grid
+        loss = grid(model, X, y, i, j, a, b)
     levels = loss_levels(loss)
     return {"i": i, "j": j, "a": a.tolist(), "b": b.tolist(), "loss": finite(loss),
             "rows": int(X.shape[0]), "n": int(data.X.shape[0]), "levels": levels,
             "lines": isolines(a, b, loss, levels)}
+
+
+def _loss_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, j: int,
+               a: FloatArray, b: FloatArray) -> FloatArray:
+    """The mean loss at every grid point (θ_i = a[col], θ_j = b[row]) as ``model.evaluate``
+    computes it, the target checked once rather than at each point; θ restored."""
+    Y, loss_of = _loss_of_logits(model, X, y)
+    saved = model.theta.copy()
+    theta = saved.copy()
+    loss = np.empty((b.size, a.size))
+    try:
+        for row, value_b in enumerate(b):
+            for col, value_a in enumerate(a):
+                theta[i], theta[j] = value_a, value_b
+                model.theta = theta
+                out, caches = model.forward(X)
+                loss[row, col] = loss_of(Y, caches[-1].Z, out).mean()
+    finally:
+        model.theta = saved
+    return loss
+
+
+def _loss_of_logits(model: gd.Sequential, X: FloatArray, y: FloatArray) -> tuple[Any, Any]:
+    """The encoded target and ``f(Y, Z, A)``, each row's loss from the output layer's Z
+    (the stable fused path, when the loss has one for that activation) or its A."""
+    from gdlab.io.data import check_y
+    from gdlab.nn.losses import FUSED_LINK
+
+    loss, last = model.loss, model.layers[-1]
+    Y = loss.check_target(check_y(y, X.shape[0]), last.units)
+    if FUSED_LINK.get(loss.name) == last.activation.name:
+        return Y, lambda Y, Z, A: loss.value_from_logits(Y, Z)
+    return Y, lambda Y, Z, A: loss.value(Y, A)
+
+
+def _one_layer_grid(model: gd.Sequential, X: FloatArray, y: FloatArray, i: int, j: int,
+                    a: FloatArray, b: FloatArray) -> FloatArray:
+    r"""The same grid in one pass for a one-layer model, whose :math:`Z = XW + b` is linear
+    in θ: :math:`Z(\theta) = Z_0 + (a - \theta_i) Z_i + (b - \theta_j) Z_j` with
+    :math:`Z_i = \partial Z / \partial \theta_i`, then the loss of every grid point's Z."""
+    saved = model.theta.copy()
+    try:
+        Z0 = model.forward(X)[1][-1].Z
+        slopes = []
+        for k in (i, j):
+            shifted = saved.copy()
+            shifted[k] += 1.0
+            model.theta = shifted
+            slopes.append(model.forward(X)[1][-1].Z - Z0)
+    finally:
+        model.theta = saved
+    da, db = a - saved[i], b - saved[j]
+    Z = (Z0[None, None] + db[:, None, None, None] * slopes[1][None, None]
+         + da[None, :, None, None] * slopes[0][None, None])  # (rows b, cols a, n, k)
+    n, k = Z0.shape
+    flat = Z.reshape(-1, k)
+    Y, loss_of = _loss_of_logits(model, X, y)
+    Y = np.broadcast_to(Y, (b.size * a.size, n, k)).reshape(-1, k)
+    per_row = loss_of(Y, flat, model.layers[0].activation.forward(flat))
+    return per_row.reshape(b.size, a.size, n).mean(axis=2)
 
 
 def picture(model: gd.Sequential, data: Dataset) -> dict[str, Any] | None:

@@ -159,8 +159,12 @@ def stable_learning_rate(model: Any, X: Any, y: Any, *, sample_weight: Any = Non
 
 
 def stability_note(model: Any, X: Any, y: Any, *, exposure: Any = None,
-                   rates: Any = ()) -> str:
+                   rates: Any = (), max_rows: int = 100_000) -> str:
     """One line for a learning-rate sweep: the bound at θ, what it means, the rates above it.
+
+    Beyond ``max_rows`` rows, power iteration runs on a seeded random sample of that many
+    rows (the mean loss's Hessian of a large sample is that of the data to a few per cent);
+    a linear model's exact bound always uses every row.
 
     Examples
     --------
@@ -172,6 +176,11 @@ def stability_note(model: Any, X: Any, y: Any, *, exposure: Any = None,
     >>> note[:53], note.split("; ")[-1]
     ('Largest stable learning rate 2/λ_max = 0.1803 (exact:', 'above it: 0.5.')
     """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.shape[0] > max_rows and not _is_linear_mse(model):
+        rows = np.sort(np.random.default_rng(0).choice(X.shape[0], max_rows, replace=False))
+        X, y = X[rows], y[rows]
+        exposure = None if exposure is None else np.asarray(exposure)[rows]
     bound = stable_learning_rate(model, X, y, exposure=exposure, iterations=50, tol=1e-4)
     meaning = ("exact: the MSE of a linear model is quadratic, so full-batch gradient "
                "descent converges below it and diverges above" if _is_linear_mse(model) else

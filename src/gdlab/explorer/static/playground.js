@@ -35,7 +35,7 @@ const Playground = (() => {
       const select = $(id), old = Number(select.value);
       // the first time, the page's address may ask for a pair of parameters
       const asked = S.desc ? NaN : Number(Settings.wanted(id));
-      select.innerHTML = names.map((n, k) => `<option value="${k}">${n}</option>`).join("");
+      select.replaceChildren(...names.map((n, k) => new Option(n, String(k))));
       select.value = String(asked >= 0 && asked < names.length ? asked
         : old < names.length && select.options.length && !isNaN(old) && S.desc
         && S.desc.param_names.join() === names.join() ? old : fallback);
@@ -59,10 +59,14 @@ const Playground = (() => {
         step: 0, epoch: 0, done: false, diverged: null, table: null, theta: d.theta0,
         picture: d.picture }));
       message("");
-      await loadContours();
-      if (seq !== S.initSeq) return;
       render();
-      ready(true);
+      ready(true);  // Step works at once; the contour grid (the slowest answer) follows
+      document.body.dataset.contours = "0";
+      loadContours().then(() => {
+        if (seq !== S.initSeq) return;
+        drawContours();
+        document.body.dataset.contours = "1";
+      }).catch((e) => { if (seq === S.initSeq) message(e.message); });
     } catch (error) {
       if (seq === S.initSeq) { S.session = null; message(error.message); render(); }
     }
@@ -89,7 +93,9 @@ const Playground = (() => {
     if (!S.session) return;
     const i = Number($("pg-param-i").value), j = Number($("pg-param-j").value);
     if (i === j) { S.contour = null; message("Choose two different parameters for the contours."); return; }
-    S.contour = await Plot.api("/api/playground/contours", { session: S.session, i, j });
+    const session = S.session;
+    const grid = await Plot.api("/api/playground/contours", { session, i, j });
+    if (session === S.session) S.contour = grid;  // not a grid of a session since replaced
   }
 
   function outsideBox() {
@@ -371,7 +377,8 @@ const Playground = (() => {
       const data = await response.json().catch(() => ({ error: response.statusText }));
       if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
       S.upload = data.upload;
-      $("pg-target").innerHTML = data.columns.map((c) => `<option>${c}</option>`).join("");
+      // column names come from the file: text, never HTML
+      $("pg-target").replaceChildren(...data.columns.map((c) => new Option(c, c)));
       $("pg-target").value = data.columns[data.columns.length - 1];
       await init();
     } catch (error) {

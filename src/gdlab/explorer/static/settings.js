@@ -18,6 +18,7 @@ const Settings = (() => {
   let timer = null;
 
   function fallback(el) {
+    if (el.dataset.default !== undefined) return el.dataset.default;
     if (el.type === "checkbox") return el.defaultChecked ? "1" : "0";
     if (el.tagName === "SELECT") {
       const chosen = [...el.options].find((o) => o.defaultSelected) || el.options[0];
