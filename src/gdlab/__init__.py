@@ -41,12 +41,16 @@ __version__ = "0.1.0"
 _LAZY = {"plots": "gdlab.show.plots", "report": "gdlab.show.report",
          "lecture": "gdlab.show.lecture", "estimators": "gdlab.estimators",
          "sweep": "gdlab.train.sweep", "kernels": "gdlab.kernels"}
+#: classes loaded on first use (ParquetSource imports pyarrow)
+_LAZY_CLASSES = {"ParquetSource": "gdlab.io.parquet"}
 
 
 def __getattr__(name: str) -> Any:
     """``gd.plots``, ``gd.report``, ``gd.lecture``, …: imported when first used."""
     if name in _LAZY:
         return import_module(_LAZY[name])
+    if name in _LAZY_CLASSES:
+        return getattr(import_module(_LAZY_CLASSES[name]), name)
     raise AttributeError(f"module 'gdlab' has no attribute {name!r}")
 
 
@@ -69,6 +73,7 @@ __all__ = [
     "InverseTimeDecay",
     "LearningRateScheduler",
     "Nadam",
+    "ParquetSource",
     "RMSprop",
     "ReduceLROnPlateau",
     "Sequential",

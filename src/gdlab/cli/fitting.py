@@ -245,7 +245,7 @@ def _summary_text(metrics: dict[str, float], history: History, seconds: float) -
 
 
 def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
-              folder: Path) -> pd.DataFrame:
+              folder: Path, client: Any = None) -> pd.DataFrame:
     """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html.
 
     Returns the table to print: the sweep's, with epochs and steps counted from 1
@@ -257,7 +257,8 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
     result = learning_rate_sweep(model, data.X, data.y, args.learning_rates,
                                  epochs=args.epochs, batch_size=args.batch_size,
                                  seed=args.seed, exposure=data.exposure,
-                                 optimizer=args.optimizer, executor=args.executor)
+                                 optimizer=args.optimizer, executor=args.executor,
+                                 client=client)
     seconds = time.perf_counter() - start
     result.table.to_csv(folder / "sweep.csv", index=False)
     for rate, history in result.histories.items():

@@ -41,8 +41,14 @@ def _say(args: argparse.Namespace, text: str) -> None:
 # --- commands -----------------------------------------------------------------------------
 def _cmd_fit(args: argparse.Namespace) -> None:
     from gdlab.cli.fitting import load_dataset, model_for, run_fit
+    from gdlab.cli.outofcore import run_streamed_fit, wants_streaming
 
     folder = RunFolder(args.out, force=args.force)
+    if wants_streaming(args):  # Parquet beyond --memory-limit, --stream or --dask
+        with folder as tmp:
+            _say(args, run_streamed_fit(args, tmp))
+        return _say(args, f"Wrote {args.out}/ (model.npz, history.csv, metrics.json, "
+                          "report.html).")
     data = load_dataset(args)
     if data.dropped:
         _say(args, f"Dropped {data.dropped} row(s) with missing values (--drop-missing).")
@@ -55,12 +61,13 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
 def _cmd_lr_sweep(args: argparse.Namespace) -> None:
     from gdlab.cli.fitting import load_dataset, model_for, run_sweep
+    from gdlab.cli.outofcore import dask_client
 
     folder = RunFolder(args.out, force=args.force)
     data = load_dataset(args)
     model = model_for(args, data, args.learning_rates[0])
-    with folder as tmp:
-        table = run_sweep(args, data, model, tmp)
+    with folder as tmp, dask_client(args.dask) as client:  # --dask: each rate a task
+        table = run_sweep(args, data, model, tmp, client=client)
     _say(args, table.to_string(index=False))
     _say(args, table.attrs["stability_note"])
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")

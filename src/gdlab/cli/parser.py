@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -80,6 +81,18 @@ def _name_list(text: str) -> list[str]:
     return names
 
 
+_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9,
+          "T": 1e12, "TB": 1e12}
+
+
+def memory_size(text: str) -> int:
+    """Bytes from ``"2GB"``, ``"500MB"``, ``"1.5G"`` or a number of bytes (argparse type)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?B?)\s*", text.upper())
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a size such as 2GB or 500MB; got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block)."""
 
@@ -89,7 +102,8 @@ class _Parser(argparse.ArgumentParser):
 
 # --- the parser ---------------------------------------------------------------------------
 def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer: str) -> None:
-    parser.add_argument("data", metavar="DATA", help="CSV (.csv, .csv.gz) or Parquet file")
+    parser.add_argument("data", metavar="DATA",
+                        help="CSV (.csv, .csv.gz) or Parquet: a file, a folder or a glob")
     parser.add_argument("--target", required=True, metavar="COL", help="the column to predict")
     parser.add_argument("--features", type=_name_list, metavar="C1,C2,…",
                         help="input columns (default: all but target and exposure)")
@@ -116,6 +130,17 @@ def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the run")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
+    _add_out_of_core_options(parser)
+
+
+def _add_out_of_core_options(parser: argparse.ArgumentParser) -> None:
+    """--stream, --memory-limit, --dask (:mod:`gdlab.cli.outofcore`)."""
+    parser.add_argument("--stream", action="store_true",
+                        help="fit: read Parquet DATA row group by row group (out of core)")
+    parser.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
+                        help="fit: stream Parquet DATA needing more than SIZE (e.g. 4GB)")
+    parser.add_argument("--dask", metavar="ADDRESS|local:N",
+                        help="a Dask scheduler, or local:N worker processes")
 
 
 def build_parser() -> argparse.ArgumentParser:

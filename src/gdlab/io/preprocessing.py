@@ -15,6 +15,7 @@ two or more for softmax.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,20 @@ MODEL_KINDS = ("linear", "logistic", "softmax", "poisson", "gamma", "tweedie")
 
 # --- reading -----------------------------------------------------------------------------
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file.
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file,
+    or a folder or glob of Parquet files (one table; too big for memory: see
+    :class:`gdlab.io.parquet.ParquetSource`).
 
     Raises
     ------
     UserError
         If the file is missing, unreadable, empty or of an unknown format.
     """
+    if Path(path).is_dir() or any(char in str(path) for char in "*?["):
+        return _read_parquet_files(str(path))
     path = Path(path)
     if not path.exists():
         raise UserError(f"Data file {path} does not exist; check the path.")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give a CSV or Parquet file.")
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         reader = pd.read_parquet
@@ -70,6 +73,22 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise UserError(f"Data file {path} has no rows; it needs a header and data rows.")
     return frame
+
+
+def _read_parquet_files(pattern: str) -> pd.DataFrame:
+    """The Parquet files of a folder (recursively) or a glob, as one table."""
+    files = (sorted(glob.glob(pattern, recursive=True)) if not Path(pattern).is_dir() else
+             sorted(str(p) for p in Path(pattern).rglob("*")
+                    if p.suffix.lower() in (".parquet", ".pq") and not p.name.startswith(".")))
+    if not files:
+        raise UserError(f"No Parquet files (.parquet, .pq) in {pattern}; check the path.")
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_parquet(file))
+        except (OSError, ValueError) as error:
+            raise UserError(f"Could not read {file}: {str(error).splitlines()[0]}.") from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], *, role: str) -> None:

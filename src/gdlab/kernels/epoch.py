@@ -223,14 +223,14 @@ def _epoch(path, data, order, batch_size, theta, net, loss, opt, moments, t, ste
     return -1, t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_epoch_glm(data, order, batch_size, theta, net, loss, opt, moments, t, step0, records):
     """:func:`_epoch` of a GLM, batches of up to BLOCK_ROWS rows."""
     return _epoch(GLM, data, order, batch_size, theta, net, loss, opt, moments, t, step0,
                   records)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_epoch_rows(data, order, batch_size, theta, net, loss, opt, moments, t, step0,
                    records):
     """:func:`_epoch` of a network, batches of fewer than BLOCK_MIN rows."""
@@ -238,7 +238,7 @@ def run_epoch_rows(data, order, batch_size, theta, net, loss, opt, moments, t, s
                   records)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_epoch_blocks(data, order, batch_size, theta, net, loss, opt, moments, t, step0,
                      records):
     """:func:`_epoch` of a network, batches of BLOCK_MIN to BLOCK_ROWS rows."""

@@ -32,6 +32,7 @@ from gdlab.optim.batches import BatchPlan, check_batch_size
 from gdlab.train.batch import Batch
 from gdlab.train.callbacks import Callback, DivergenceWarning, History
 from gdlab.train.diagnostics import check_combination
+from gdlab.train.external import out_of_core
 from gdlab.train.loop import FitLoop, as_logs, steps_to_trace, trace_budget
 from gdlab.train.scores import METRICS, metric
 from gdlab.train.trace import BatchContext, Step
@@ -213,6 +214,7 @@ class Sequential(FitLoop, Network):
                             None if self.inputs is None else self.inputs.get_config())
 
     # --- evaluation --------------------------------------------------------------------
+    @out_of_core  # a ParquetSource (out=: a Parquet file to write) or a dask array
     def predict(self, X: Any, *, exposure: Any = None) -> FloatArray:
         """The model's output for X, shape (n, units); with exposure, μ = exposure · ŷ."""
         self._require_built()
@@ -230,7 +232,8 @@ class Sequential(FitLoop, Network):
         return self.loss_and_gradient(self.loss, batch.X, batch.Y,  # type: ignore[arg-type]
                                       sample_weight=batch.w, exposure=batch.e).gradient
 
-    def evaluate(self, X: Any, y: Any, *, sample_weight: Any = None,
+    @out_of_core
+    def evaluate(self, X: Any, y: Any = None, *, sample_weight: Any = None,
                  exposure: Any = None) -> float | dict[str, float]:
         """The (weighted) mean loss; a dict with the metrics when some are compiled in."""
         batch = self._prepare(X, y, sample_weight, exposure)
@@ -253,7 +256,8 @@ class Sequential(FitLoop, Network):
         return results
 
     # --- the fit loop ------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, *, batch_size: int | str = 32, epochs: int = 1,
+    @out_of_core  # a ParquetSource or dask arrays: gdlab.train.streaming
+    def fit(self, X: Any, y: Any = None, *, batch_size: int | str = 32, epochs: int = 1,
             shuffle: bool = True, seed: int | None = None, validation_data: Any = None,
             validation_split: float = 0.0, sample_weight: Any = None, exposure: Any = None,
             callbacks: Sequence[Callback] | None = None, verbose: int = 1,
@@ -262,7 +266,7 @@ class Sequential(FitLoop, Network):
 
         Parameters
         ----------
-        X : array-like of shape (n, p)
+        X : array-like of shape (n, p), a ParquetSource or dask arrays (out of core)
         y : array-like of shape (n,) or (n, k)
         batch_size : "full", 1 or int
             ``"full"``: batch gradient descent; ``1``: stochastic; ``k``: mini-batch.
@@ -396,6 +400,8 @@ class Sequential(FitLoop, Network):
         the format is described in :mod:`gdlab.io.persistence`.
         """
         self._require_built()
+        if preprocessing is None:  # the encoding fitted by a fit on a ParquetSource
+            preprocessing = getattr(self, "preprocessing", None)
         history = {"epoch": list(self.history.epoch), "history": self.history.history,
                    "diverged": None if self.history.diverged is None
                    else dict(self.history.diverged)}

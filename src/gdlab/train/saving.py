@@ -85,6 +85,7 @@ def load_saved(path: str | os.PathLike[str]) -> SavedModel:
     preprocessing = None
     if description.get("preprocessing") is not None:
         preprocessing = Preprocessor.from_config(description["preprocessing"])
+        model.preprocessing = preprocessing  # used by predict/evaluate on a ParquetSource
     return SavedModel(model, preprocessing, description.get("metadata", {}))
 
 

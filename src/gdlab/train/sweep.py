@@ -150,7 +150,8 @@ def verdicts(table: pd.DataFrame) -> list[str]:
 def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[float], *,
                         epochs: int, batch_size: int | str = "full", seed: int | None = 0,
                         sample_weight: Any = None, exposure: Any = None,
-                        optimizer: Any = "sgd", executor: str = "auto") -> SweepResult:
+                        optimizer: Any = "sgd", executor: str = "auto",
+                        client: Any = None) -> SweepResult:
     """Train the same model from the same θ₀ at each learning rate.
 
     Parameters
@@ -172,6 +173,9 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
         its learning rate is replaced by each rate of the sweep.
     executor : {"auto", "numpy", "compiled"}
         Passed to :meth:`~gdlab.train.model.Sequential.fit`.
+    client : distributed.Client, optional
+        Run each learning rate as a task on this Dask cluster (the same results as
+        locally); see :func:`gdlab.train.distributed.sweep_on_cluster`.
 
     Returns
     -------
@@ -194,11 +198,14 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
     template = _template(model, X)
     fit_args = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
                 "sample_weight": sample_weight, "exposure": exposure, "executor": executor}
-    rows, histories = [], {}
-    for rate in rates:
-        row, history = _one_run(template, X, y, rate, optimizer, fit_args)
-        rows.append(row)
-        histories[rate] = history
+    if client is not None:
+        from gdlab.train.distributed import sweep_on_cluster
+
+        runs = sweep_on_cluster(client, _one_run, template, X, y, rates, optimizer, fit_args)
+    else:
+        runs = [_one_run(template, X, y, rate, optimizer, fit_args) for rate in rates]
+    rows = [row for row, _ in runs]
+    histories = {rate: history for rate, (_, history) in zip(rates, runs, strict=True)}
     table = pd.DataFrame(rows)
     table["verdict"] = verdicts(table)
     return SweepResult(table=table[COLUMNS], histories=histories)
