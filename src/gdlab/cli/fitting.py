@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from gdlab.cli.presets import LOG_LINK, build_model, optimizer_from_name
 from gdlab.cli.runs import CommandError
+from gdlab.io.embedded import EmbeddedPreprocessor, inputs_for
 from gdlab.io.preprocessing import (
     Preprocessor,
     check_exposure_column,
@@ -83,7 +84,11 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 
         rate = offset_rates(args.offset_model, frame, kind=args.model, target=args.target)
         exposure = rate if exposure is None else exposure * rate
-    preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
+    if getattr(args, "embedding_dim", None):  # codes for embeddings instead of one-hot
+        preprocessing = EmbeddedPreprocessor.fit(frame, features, categorical=args.categorical,
+                                                 embedding_dim=args.embedding_dim)
+    else:
+        preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
     X = preprocessing.transform(frame)
     return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped)
 
@@ -94,7 +99,9 @@ def model_for(args: argparse.Namespace, data: Dataset, learning_rate: float) -> 
     model = build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
                         n_classes=len(data.classes or []), hidden=args.hidden,
                         activation=args.activation, seed=args.seed, power=args.power,
-                        optimizer=optimizer_from_name(args.optimizer, learning_rate))
+                        optimizer=optimizer_from_name(args.optimizer, learning_rate),
+                        inputs=inputs_for(data.preprocessing)
+                        if isinstance(data.preprocessing, EmbeddedPreprocessor) else None)
     if getattr(args, "offset_model", None):
         from gdlab.cli.offset import start_at_offset
 
