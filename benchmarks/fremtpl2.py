@@ -339,32 +339,21 @@ def split_spread(y: np.ndarray, e: np.ndarray, *, splits: int = 20) -> dict[str,
             "std": float(np.std(values, ddof=1)), "min": min(values), "max": max(values)}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers (user + system)."""
+    import resource
+
+    return sum(usage.ru_utime + usage.ru_stime for usage in (
+        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 # --- the run ------------------------------------------------------------------------------
-def summarise(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
-    """Mean, standard deviation (ddof 1; 0 for one seed) and values over the seeds."""
-    models: dict[str, dict] = {}
-    for name in MODELS:
-        runs = [result[name] for result in per_seed]
-        entry: dict = {"parameters": runs[0]["parameters"]}
-        for key in runs[0]:
-            if key in ("parameters", "statsmodels"):
-                continue
-            values = [float(r[key]) for r in runs]
-            entry[key] = {"mean": float(np.mean(values)),
-                          "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                          "per_seed": values}
-        if "statsmodels" in runs[0]:
-            entry["statsmodels"] = runs[0]["statsmodels"]
-        models[name] = entry
-    return models
-
-
 def run(data: str | Path, out: str | Path, *, test_rows: str | Path | None = None,
         seeds: int = 1, settings: Settings | None = None,
         doc: str | Path | None = None) -> dict:
     """The whole table: fit every model for each seed, write results.json and table.md."""
     settings = settings or Settings()
-    begin = time.perf_counter()
+    begin, cpu_begin = time.perf_counter(), _cpu_seconds()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame = load(data)
@@ -377,8 +366,8 @@ def run(data: str | Path, out: str | Path, *, test_rows: str | Path | None = Non
     train = np.setdiff1d(np.arange(len(frame)), test)
     y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
     study = Study(frame, train, test, y, e, glm_design(frame), settings)
-    models = summarise(fit_all(study, seeds))
-    total = time.perf_counter() - begin
+    models = report.summarise(fit_all(study, seeds), MODELS)
+    total, cpu = time.perf_counter() - begin, _cpu_seconds() - cpu_begin
     results = {
         "data": str(data), "rows": len(frame), "train_rows": int(train.size),
         "test_rows": int(test.size), "test_rows_file": str(rows_file), "seeds": seeds,
@@ -387,6 +376,7 @@ def run(data: str | Path, out: str | Path, *, test_rows: str | Path | None = Non
                                "test": float(y[test].sum() / e[test].sum())},
         "models": models,
         "seconds": {"total": total, "per_seed": total / seeds, "cpus": os.cpu_count(),
+                    "cpu_total": cpu, "cpu_per_seed_over_2_cores": cpu / seeds / 2,
                     "load_average_1min_at_end": os.getloadavg()[0]},
         "homogeneous_test_deviance_x100_over_splits": split_spread(y, e),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 #: Schelldorfer & Wüthrich (2019), SSRN 3320525: test deviance ×100 (as quoted in issue 15)
@@ -12,6 +13,25 @@ LABELS = {"homogeneous": "homogeneous", "glm": "GLM", "nn_one_hot": "network, on
           "cann": "CANN (GLM + embedding network)"}
 #: issue 15's targets
 MARGIN, BALANCE_PP, BUDGET_SECONDS = 0.35, 0.3, 300.0
+
+
+def summarise(per_seed: list[dict[str, dict]], names: tuple[str, ...]) -> dict[str, dict]:
+    """Mean, standard deviation (ddof 1; 0 for one seed) and values over the seeds."""
+    models: dict[str, dict] = {}
+    for name in names:
+        runs = [result[name] for result in per_seed]
+        entry: dict = {"parameters": runs[0]["parameters"]}
+        for key in runs[0]:
+            if key in ("parameters", "statsmodels"):
+                continue
+            values = [float(r[key]) for r in runs]
+            entry[key] = {"mean": float(statistics.fmean(values)),
+                          "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                          "per_seed": values}
+        if "statsmodels" in runs[0]:
+            entry["statsmodels"] = runs[0]["statsmodels"]
+        models[name] = entry
+    return models
 
 
 def _value(entry: dict[str, Any], key: str, digits: int = 2, scale: float = 1.0) -> str:
@@ -106,7 +126,10 @@ python -m benchmarks.fremtpl2 --data freMTPL2freq.csv.gz --seeds {results['seeds
 
 The run took {results['seconds']['total']:.0f} s on {results['seconds']['cpus']} cores
 (1-minute load average at its end: {results['seconds']['load_average_1min_at_end']:.1f}; the
-machine was shared with other jobs).
+machine was shared with other jobs) and {results['seconds']['cpu_total']:.0f} CPU seconds, i.e.
+{results['seconds']['cpu_per_seed_over_2_cores']:.0f} s per seed if two idle cores were
+kept busy (CPU time also grows under contention, so both figures are upper bounds for an
+idle machine).
 
 Protocol (the study's): ClaimNb capped at 4, Exposure capped at 1; a 90/10 split
 ({results['train_rows']:,} learning rows, {results['test_rows']:,} test rows; the test rows are
