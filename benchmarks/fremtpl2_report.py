@@ -1,8 +1,16 @@
-"""The freMTPL2 table as Markdown: our numbers, the paper's, the targets (issue 15)."""
+"""The freMTPL2 table as Markdown: our numbers, the paper's, the targets (issue 15).
+
+``python -m benchmarks.fremtpl2_report DIR/results.json --doc docs/fremtpl2.md`` writes the
+page again from a finished run's results (``python -m benchmarks.fremtpl2 --doc`` writes
+it at the end of the run).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
+from pathlib import Path
 from typing import Any
 
 #: Schelldorfer & Wüthrich (2019), SSRN 3320525: test deviance ×100 (as quoted in issue 15)
@@ -126,10 +134,9 @@ python -m benchmarks.fremtpl2 --data freMTPL2freq.csv.gz --seeds {results['seeds
 
 The run took {results['seconds']['total']:.0f} s on {results['seconds']['cpus']} cores
 (1-minute load average at its end: {results['seconds']['load_average_1min_at_end']:.1f}; the
-machine was shared with other jobs) and {results['seconds']['cpu_total']:.0f} CPU seconds, i.e.
-{results['seconds']['cpu_per_seed_over_2_cores']:.0f} s per seed if two idle cores were
-kept busy (CPU time also grows under contention, so both figures are upper bounds for an
-idle machine).
+machine was shared with other jobs) and {results['seconds']['cpu_total']:.0f} CPU seconds: on two
+idle cores its wall time would lie between half of that (both cores busy throughout) and
+all of it (the GLM and its statsmodels check run on one core before the networks start).
 
 Protocol (the study's): ClaimNb capped at 4, Exposure capped at 1; a 90/10 split
 ({results['train_rows']:,} learning rows, {results['test_rows']:,} test rows; the test rows are
@@ -140,22 +147,30 @@ Nadam, batches of {s['batch_size']:,}; {s['epochs']} epochs at η = {s['learning
 the plain networks, {s['cann_epochs']} epochs at η = {s['cann_learning_rate']} for the CANN;
 {results['seeds']} seed(s) (initial weights and batch order), mean ± standard deviation.
 
-In Python, the three models beyond the GLM read:
+In Python (X: the seven numeric columns, then the integer codes of VehBrand and Region; G:
+the GLM's design; `glm`: the fitted GLM, a `gd.Sequential([gd.Dense(1, "exponential")])`):
 
 ```python
 import gdlab as gd
 
-hidden = [gd.Dense(20, "tanh"), gd.Dense(15, "tanh"), gd.Dense(10, "tanh")]
-# X: seven numeric columns, then the integer codes of VehBrand (11 levels) and Region (22)
-inputs = gd.Inputs(numeric=7, categorical=[gd.Embedding(11, 2, name="VehBrand"),
-                                           gd.Embedding(22, 2, name="Region")])
-net = gd.Sequential([*hidden, gd.Dense(1, "exponential")], inputs=inputs, seed=0)
-net.compile(loss="poisson", optimizer=gd.Nadam(0.005))
-net.fit(X, y, exposure=e, batch_size=10_000, epochs=25)
+def network():
+    inputs = gd.Inputs(numeric=7, categorical=[gd.Embedding(11, 2, name="VehBrand"),
+                                               gd.Embedding(22, 2, name="Region")])
+    layers = [gd.Dense(20, "tanh"), gd.Dense(15, "tanh"), gd.Dense(10, "tanh"),
+              gd.Dense(1, "exponential")]
+    return gd.Sequential(layers, inputs=inputs, dtype="float32", seed=0)
 
-model = gd.cann(glm, net2)            # μ = e · μ_GLM(x) · exp(z_NN(x)), GLM frozen
-model.compile(loss="poisson", optimizer=gd.Nadam(0.002))
-model.fit(X, y, glm_X=G, exposure=e, batch_size=10_000, epochs=15)
+steps = {s['epochs']} * 62  # epochs × batches of 10,000 rows per epoch
+net = network()
+net.compile(loss="poisson", optimizer=gd.Nadam(gd.ExponentialDecay(
+    {s['learning_rate']}, decay_steps=steps, decay_rate={s['final_fraction']})))
+net.fit(X, y, exposure=e, batch_size=10_000, epochs={s['epochs']})
+
+cann = gd.cann(glm, network())  # μ = e · μ_GLM(G) · exp(z_NN(X)); the GLM frozen
+cann.compile(loss="poisson", optimizer=gd.Nadam(gd.ExponentialDecay(
+    {s['cann_learning_rate']}, decay_steps={s['cann_epochs']} * 62,
+    decay_rate={s['final_fraction']})))
+cann.fit(X, y, glm_X=G, exposure=e, batch_size=10_000, epochs={s['cann_epochs']})
 ```
 
 ## Our table
@@ -176,7 +191,8 @@ model.fit(X, y, glm_X=G, exposure=e, batch_size=10_000, epochs=15)
 
 {_targets_table(results)}
 
-The GLM is fitted by full-batch gradient descent ({s['glm_steps']} Nadam steps from
+The seconds are each model's own fit (for the GLM, without its statsmodels check). The GLM is
+fitted by full-batch gradient descent ({s['glm_steps']} Nadam steps from
 log λ̂) and checked against statsmodels' IRLS fit of the same design on the same rows:
 train deviance ×100 {check['gdlab_train_deviance_x100']:.4f} (gdlab) against
 {check['statsmodels_train_deviance_x100']:.4f} (statsmodels).
@@ -206,8 +222,10 @@ train deviance ×100 {check['gdlab_train_deviance_x100']:.4f} (gdlab) against
   reference (NumPy) executor: for these shapes it was faster than the compiled one on this
   machine (2.6 s against 3.8 s per epoch of the one-hot network, 0.10 s against 0.15 s per
   full-batch GLM step), and the compiled executor does not take embeddings yet.
-* **Features.** As in the paper: the GLM uses the banded driver and vehicle ages, VehPower as
-  a factor capped at 9, log Density and BonusMalus capped at 150; the networks take seven
+* **Features.** We follow the preprocessing of the tutorial series the paper builds on
+  (Noll, Salzmann & Wüthrich 2018; Ferrario, Noll & Wüthrich 2018) as far as we could
+  reconstruct it: the GLM uses the banded driver and vehicle ages, VehPower as a factor
+  capped at 9, log Density and BonusMalus capped at 150; the networks take seven
   numeric features scaled to [−1, 1] (Area as a code 1…6, VehPower, VehAge ≤ 20,
   DrivAge ≤ 90, BonusMalus ≤ 150, log Density, VehGas) and VehBrand and Region one-hot or
   embedded in 2 dimensions.
@@ -220,3 +238,16 @@ train deviance ×100 {check['gdlab_train_deviance_x100']:.4f} (gdlab) against
   output bias so that Σ μ̂ = Σ N on the learning rows) restores it, as the table's last
   columns show. The CANN starts at the GLM, which is balanced, and stays close to it.
 """
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fremtpl2_report")
+    parser.add_argument("results", help="results.json of python -m benchmarks.fremtpl2")
+    parser.add_argument("--doc", required=True, help="the page to write")
+    args = parser.parse_args(argv)
+    results = json.loads(Path(args.results).read_text(encoding="utf-8"))
+    Path(args.doc).write_text(page(results), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
