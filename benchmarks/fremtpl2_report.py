@@ -1,8 +1,9 @@
 """The freMTPL2 table as Markdown: our numbers, the paper's, the targets (issue 15).
 
-``python -m benchmarks.fremtpl2_report DIR/results.json --doc docs/fremtpl2.md`` writes the
-page again from a finished run's results (``python -m benchmarks.fremtpl2 --doc`` writes
-it at the end of the run).
+``python -m benchmarks.fremtpl2_report DIR/results.json --doc docs/fremtpl2.md
+[--seeds-results DIR2/results.json]`` writes the page again from a finished run's results
+(``python -m benchmarks.fremtpl2 --doc`` writes it at the end of the run), with a section
+over several seeds from a second run made with ``--seeds K``.
 """
 
 from __future__ import annotations
@@ -110,7 +111,35 @@ def _targets_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def page(results: dict[str, Any]) -> str:
+def seeds_section(more: dict[str, Any] | None) -> str:
+    """The same table over several seeds (another run's results), or nothing."""
+    if more is None:
+        return ""
+    targets = "; ".join(
+        f"{name.replace('_', ' ')} {item['value']:+.3f} ({'met' if item['met'] else 'not met'})"
+        for name, item in more["targets"].items() if name != "seconds_per_seed")
+    return f"""
+## Over {more['seeds']} seeds
+
+The same split and settings with seeds 0 … {more['seeds'] - 1} (`--seeds {more['seeds']}`):
+mean ± standard deviation, and each seed's value.
+
+{table(more)}
+
+Per seed, test deviance ×100: """ + "; ".join(
+        f"{LABELS[name]} " + ", ".join(f"{v:.2f}" for v in entry["test_deviance_x100"]["per_seed"])
+        for name, entry in more["models"].items() if name.startswith(("nn", "cann"))) + """;
+average frequency on the test rows: """ + "; ".join(
+        f"{LABELS[name]} " + ", ".join(f"{100 * v:.2f} %" for v in
+                                       entry["average_frequency"]["per_seed"])
+        for name, entry in more["models"].items() if name.startswith(("nn", "cann"))) + f""".
+Targets on the means: {targets}. (A model balanced on the learning rows is
+{100 * (more['observed_frequency']['train'] - more['observed_frequency']['test']):+.2f}
+percentage points off on these test rows, so the ±0.3 band leaves the CANN little room.)
+"""
+
+
+def page(results: dict[str, Any], more: dict[str, Any] | None = None) -> str:
     """docs/fremtpl2.md: how to run it, the table, the paper's, the differences."""
     s = results["settings"]
     check = results["models"]["glm"]["statsmodels"]
@@ -185,7 +214,7 @@ cann.fit(X, y, glm_X=G, exposure=e, batch_size=10_000, epochs={s['cann_epochs']}
         f"| {LABELS[name]} | {paper:.2f} | "
         f"{results['models'][name]['test_deviance_x100']['mean']:.2f} | "
         f"{results['models'][name]['test_deviance_x100']['mean'] - paper:+.2f} |"
-        for name, paper in PAPER.items()) + f"""
+        for name, paper in PAPER.items()) + seeds_section(more) + f"""
 
 ## Targets (issue 15)
 
@@ -244,9 +273,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fremtpl2_report")
     parser.add_argument("results", help="results.json of python -m benchmarks.fremtpl2")
     parser.add_argument("--doc", required=True, help="the page to write")
+    parser.add_argument("--seeds-results", help="results.json of a run with --seeds K")
     args = parser.parse_args(argv)
     results = json.loads(Path(args.results).read_text(encoding="utf-8"))
-    Path(args.doc).write_text(page(results), encoding="utf-8")
+    more = (json.loads(Path(args.seeds_results).read_text(encoding="utf-8"))
+            if args.seeds_results else None)
+    Path(args.doc).write_text(page(results, more), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,10 @@ def test_the_table_is_written_and_reproducible_from_the_row_file(data, tmp_path)
     fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
                           str(tmp_path / "again.md")])
     assert (tmp_path / "again.md").read_text() == page
+    fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
+                          str(tmp_path / "seeds.md"), "--seeds-results",
+                          str(tmp_path / "a" / "results.json")])
+    assert "## Over 2 seeds" in (tmp_path / "seeds.md").read_text()
     rows = np.loadtxt(tmp_path / "a" / "test_rows.txt", dtype=int)
     again = fremtpl2.main(["--data", str(data), "--out", str(tmp_path / "b"), "--test-rows",
                            str(tmp_path / "a" / "test_rows.txt"), *fast])
