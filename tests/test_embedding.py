@@ -147,3 +147,14 @@ def test_bad_inputs_are_refused():
         gd.Sequential([gd.Dense(1)], input_dim=5, inputs=Inputs(1, [Embedding(2, 1)]))
     with pytest.raises(ValueError, match="the model expects 2"):
         gd.Sequential([gd.Dense(1)], inputs=Inputs(1, [Embedding(2, 1)])).predict(np.ones((3, 3)))
+
+
+def test_correct_balance_shifts_the_output_bias_not_a_table_entry():
+    X, y, exposure = _data(n=200)
+    model = _model()
+    tables = model.theta[-11:].copy()
+    delta = gd.metrics.correct_balance(model, X, y, exposure=exposure)
+    assert delta != 0
+    np.testing.assert_array_equal(model.theta[-11:], tables)
+    mu = model.predict(X, exposure=exposure)[:, 0]
+    assert mu.sum() == pytest.approx(y.sum(), rel=1e-12)

@@ -62,6 +62,13 @@ def test_the_table_is_written_and_reproducible_from_the_row_file(data, tmp_path)
     assert "| CANN (GLM + embedding network) | " in table and "| observed |" in table
     page = (tmp_path / "page.md").read_text()
     assert "SSRN" in page and "31.45" in page and "## Targets (issue 15)" in page
+    fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
+                          str(tmp_path / "again.md")])
+    assert (tmp_path / "again.md").read_text() == page
+    fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
+                          str(tmp_path / "seeds.md"), "--seeds-results",
+                          str(tmp_path / "a" / "results.json")])
+    assert "## Over 2 seeds" in (tmp_path / "seeds.md").read_text()
     rows = np.loadtxt(tmp_path / "a" / "test_rows.txt", dtype=int)
     again = fremtpl2.main(["--data", str(data), "--out", str(tmp_path / "b"), "--test-rows",
                            str(tmp_path / "a" / "test_rows.txt"), *fast])

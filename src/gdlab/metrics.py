@@ -231,6 +231,7 @@ def correct_balance(model: Any, X: Any, y: Any, *, sample_weight: Any = None,
     else:
         delta = (observed - predicted) / float(w @ e)
     theta = model.theta.copy()
-    theta[-1] = theta[-1] + delta  # θ ends with the output layer's bias (W₁, b₁, …, W_L, b_L)
+    bias = model.layer_slices()[-1].stop - 1  # the output layer's b ends its slice of θ
+    theta[bias] = theta[bias] + delta  # (embedding tables, if any, come after it)
     model.set_theta(theta)  # the model changes its own θ
     return delta

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from gdlab.cli.presets import LOG_LINK, build_model, optimizer_from_name
 from gdlab.cli.runs import CommandError
+from gdlab.io.embedded import EmbeddedPreprocessor, inputs_for
 from gdlab.io.preprocessing import (
     Preprocessor,
     check_exposure_column,
@@ -78,17 +79,34 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
     frame, dropped = check_missing(frame, used, drop_missing=args.drop_missing)
     y, classes = encode_target(frame[args.target], args.model)
     exposure = check_exposure_column(frame[args.exposure]) if args.exposure else None
-    preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
+    if getattr(args, "offset_model", None):  # CANN: the saved run's rate folded into e
+        from gdlab.cli.offset import offset_rates
+
+        rate = offset_rates(args.offset_model, frame, kind=args.model, target=args.target)
+        exposure = rate if exposure is None else exposure * rate
+    if getattr(args, "embedding_dim", None):  # codes for embeddings instead of one-hot
+        preprocessing = EmbeddedPreprocessor.fit(frame, features, categorical=args.categorical,
+                                                 embedding_dim=args.embedding_dim)
+    else:
+        preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
     X = preprocessing.transform(frame)
     return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped)
 
 
 def model_for(args: argparse.Namespace, data: Dataset, learning_rate: float) -> Sequential:
-    """The preset of ``--model`` for the data, compiled with ``--optimizer`` at this rate."""
-    return build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
-                       n_classes=len(data.classes or []), hidden=args.hidden,
-                       activation=args.activation, seed=args.seed, power=args.power,
-                       optimizer=optimizer_from_name(args.optimizer, learning_rate))
+    """The preset of ``--model`` for the data, compiled with ``--optimizer`` at this rate
+    (with ``--offset-model``, starting exactly at the offset run's predictions)."""
+    model = build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
+                        n_classes=len(data.classes or []), hidden=args.hidden,
+                        activation=args.activation, seed=args.seed, power=args.power,
+                        optimizer=optimizer_from_name(args.optimizer, learning_rate),
+                        inputs=inputs_for(data.preprocessing)
+                        if isinstance(data.preprocessing, EmbeddedPreprocessor) else None)
+    if getattr(args, "offset_model", None):
+        from gdlab.cli.offset import start_at_offset
+
+        start_at_offset(model)
+    return model
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -207,6 +225,8 @@ def run_fit(args: argparse.Namespace, data: Dataset, model: Sequential, folder: 
     metrics = _fit_metrics(model, args, data, train, val)
     metadata = {"kind": args.model, "target": args.target, "exposure": args.exposure,
                 "classes": data.classes, "data": str(args.data)}
+    if getattr(args, "offset_model", None):  # gdlab predict / evaluate apply it again
+        metadata["offset_model"] = str(Path(args.offset_model).resolve())
     model.save(folder / "model.npz", preprocessing=data.preprocessing, metadata=metadata)
     history.to_frame().to_csv(folder / "history.csv", index=False)
     recorded = {**metrics, "diverged": history.diverged}  # None, or where and how it diverged

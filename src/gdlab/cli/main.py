@@ -94,6 +94,16 @@ def _exposure_of(saved: SavedModel, frame: pd.DataFrame, *, required: bool) -> n
     return check_exposure_column(frame[name])
 
 
+def _offset_of(saved: SavedModel, frame: pd.DataFrame) -> np.ndarray:
+    """The rate of a CANN run's offset run (``gdlab fit --offset-model``) per row, else 1."""
+    meta = saved.metadata
+    if not meta.get("offset_model"):
+        return np.ones(len(frame))
+    from gdlab.cli.offset import offset_rates
+
+    return offset_rates(meta["offset_model"], frame, kind=meta["kind"], target=meta["target"])
+
+
 def _cmd_predict(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if not out.name.lower().endswith((".csv", ".parquet")):
@@ -102,7 +112,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         saved, frame = _saved_and_frame(args)
         X = saved.preprocessing.transform(frame)
         exposure = _exposure_of(saved, frame, required=False)
-        result = _prediction_frame(saved, saved.model.predict(X), exposure)
+        rate = saved.model.predict(X) * _offset_of(saved, frame)[:, None]
+        result = _prediction_frame(saved, rate, exposure)
         if out.name.lower().endswith(".parquet"):
             result.to_parquet(file, index=False)
         else:
@@ -137,6 +148,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     y, _ = encode_target(frame[meta["target"]], meta["kind"], meta.get("classes"))
     X = saved.preprocessing.transform(frame)
     exposure = _exposure_of(saved, frame, required=True)
+    if meta.get("offset_model"):  # a CANN run: the offset run's rate folded into e
+        offset = _offset_of(saved, frame)
+        exposure = offset if exposure is None else exposure * offset
     metrics = metrics_for(saved.model, meta["kind"], X, y, exposure)
     if args.json:
         print(json.dumps({"model": str(args.model), "data": str(args.data),

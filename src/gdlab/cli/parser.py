@@ -121,7 +121,12 @@ def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer
     parser.add_argument("--batch-size", type=_batch_size, default=256, metavar="full|1|K",
                         help="full: batch GD; 1: stochastic; K: mini-batch (default 256)")
     parser.add_argument("--epochs", type=_positive_int, default=epochs)
-    parser.add_argument("--optimizer", default=optimizer, choices=["sgd", "momentum", "adam"])
+    parser.add_argument("--optimizer", default=optimizer,
+                        choices=["sgd", "momentum", "adam", "nadam"])
+    parser.add_argument("--embedding-dim", type=_positive_int, metavar="D",
+                        help="learn D-dimensional embeddings of the categorical columns")
+    parser.add_argument("--offset-model", metavar="RUN",
+                        help="a saved log-link run whose rate is a frozen offset (CANN)")
     parser.add_argument("--seed", type=_non_negative_int, default=0)
     parser.add_argument("--executor", default="auto", choices=["auto", "numpy", "compiled"],
                         help="numpy: the step-by-step reference; compiled: numba (default auto)")

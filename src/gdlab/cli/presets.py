@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdlab.nn import losses as losses_module
+from gdlab.nn.embedding import Inputs
 from gdlab.nn.layers import Dense
 from gdlab.optim import optimizers
 from gdlab.optim.optimizers import Optimizer
@@ -40,14 +41,14 @@ def optimizer_from_name(name: str, learning_rate: float) -> Optimizer:
 
 def build_model(kind: str, n_inputs: int, y: np.ndarray, *, exposure: np.ndarray | None,
                 n_classes: int, hidden: list[int], activation: str, optimizer: Optimizer,
-                seed: int, power: float = 1.5) -> Sequential:
+                seed: int, power: float = 1.5, inputs: Inputs | None = None) -> Sequential:
     """The preset model, compiled, starting at the null model (module docstring)."""
     output_activation, loss_name = PRESETS[kind]
     units = n_classes if kind == "softmax" else 1
     layers = [Dense(h, activation=activation, kernel_initializer="he_uniform"
                     if activation == "relu" else "glorot_uniform") for h in hidden]
     layers.append(Dense(units, activation=output_activation))
-    model = Sequential(layers, input_dim=n_inputs, seed=seed)
+    model = Sequential(layers, input_dim=None if inputs else n_inputs, seed=seed, inputs=inputs)
     loss = losses_module.get(loss_name, power=power) if kind == "tweedie" else loss_name
     model.compile(loss=loss, optimizer=optimizer,
                   metrics=["accuracy"] if kind in ("logistic", "softmax") else [])

@@ -89,8 +89,7 @@ def unsupported(model: Any) -> str | None:
     if codes.LOSS_CODES.get(model.loss.name) not in codes.KERNEL_LOSSES:
         return f"loss {model.loss!r} has no compiled kernel"
     if type(model.optimizer) not in codes.KERNEL_RULES:
-        return (f"optimizer {model.optimizer!r} is not SGD, Adam or RMSprop (the compiled "
-                "executor has no Nadam yet)")
+        return f"optimizer {model.optimizer!r} is not SGD, Adam, Nadam or RMSprop"
     if type(model.optimizer.schedule) not in codes.KERNEL_SCHEDULES:
         return f"learning-rate schedule {model.optimizer.schedule!r} is not a built-in one"
     return None

@@ -32,7 +32,7 @@ __all__ = [
     "ACTIVATION_CODES", "ADAM", "BINARY_CROSSENTROPY", "CATEGORICAL_CROSSENTROPY",
     "CONSTANT", "EXPONENTIAL", "EXPONENTIAL_DECAY", "GAMMA", "INVERSE_TIME_DECAY",
     "KERNEL_ACTIVATIONS", "KERNEL_LOSSES", "KERNEL_RULES", "KERNEL_SCHEDULES", "LINEAR",
-    "LOSS_CODES", "MOMENTUM", "MSE", "POISSON", "RELU", "RMSPROP", "RULE_CODES",
+    "LOSS_CODES", "MOMENTUM", "MSE", "NADAM", "POISSON", "RELU", "RMSPROP", "RULE_CODES",
     "SCHEDULE_CODES", "SGD", "SIGMOID", "SOFTMAX", "STEP_DECAY", "TANH", "TWEEDIE",
 ]
 
@@ -74,9 +74,10 @@ RULE_CODES = _codes([name.removesuffix("_update") for name in optimizers.__all__
 SGD = RULE_CODES["sgd"]
 MOMENTUM = RULE_CODES["momentum"]
 ADAM = RULE_CODES["adam"]
+NADAM = RULE_CODES["nadam"]
 RMSPROP = RULE_CODES["rmsprop"]
 #: the optimizer classes whose rules the kernels implement
-KERNEL_RULES = (optimizers.SGD, optimizers.Adam, optimizers.RMSprop)
+KERNEL_RULES = (optimizers.SGD, optimizers.Adam, optimizers.Nadam, optimizers.RMSprop)
 
 #: schedule kind -> code: the ``kind`` of each :class:`gdlab.optim.schedules.Schedule`
 _SCHEDULE_CLASSES = [cls for cls in vars(schedules).values() if isinstance(cls, type)

@@ -84,10 +84,12 @@ class OptimizerSpec(NamedTuple):
 
 
 class Moments(NamedTuple):
-    """The optimizer state's arrays in the kernels: Adam's m and v; else (velocity or s, −)."""
+    r"""The optimizer state's arrays in the kernels: Adam's and Nadam's m and v; else
+    (velocity or s, −); ``product``: Nadam's :math:`\prod_{i \le t} u_i` (one entry)."""
 
     first: FloatArray
     second: FloatArray
+    product: FloatArray
 
 
 class Records(NamedTuple):
@@ -130,8 +132,8 @@ def optimizer_spec(optimizer: Any) -> OptimizerSpec:
         momentum = optimizer.momentum != 0.0 or optimizer.nesterov
         rule = codes.MOMENTUM if momentum else codes.SGD
         hyper.update(nesterov=optimizer.nesterov, momentum=optimizer.momentum)
-    elif isinstance(optimizer, optimizers.Adam):
-        rule = codes.ADAM
+    elif isinstance(optimizer, optimizers.Adam | optimizers.Nadam):
+        rule = codes.ADAM if isinstance(optimizer, optimizers.Adam) else codes.NADAM
         hyper.update(beta_1=optimizer.beta_1, beta_2=optimizer.beta_2,
                      epsilon=optimizer.epsilon)
     else:
@@ -151,16 +153,24 @@ def optimizer_spec(optimizer: Any) -> OptimizerSpec:
 
 def moments(state: Any) -> tuple[Moments, int]:
     """A copy of the optimizer state (:mod:`gdlab.optim.optimizers`): its arrays, Adam's t."""
-    if isinstance(state, optimizers.AdamState):
-        return Moments(state.m.copy(), state.v.copy()), state.t
-    first = state.s if isinstance(state, optimizers.RMSpropState) else state.velocity
-    return Moments(first.copy(), np.empty(0, dtype=first.dtype)), 0  # one type per dtype
+    t = state.t if isinstance(state, optimizers.AdamState | optimizers.NadamState) else 0
+    if isinstance(state, optimizers.AdamState | optimizers.NadamState):
+        first, second = state.m.copy(), state.v.copy()
+    else:
+        first = (state.s if isinstance(state, optimizers.RMSpropState) else state.velocity).copy()
+        second = np.empty(0, dtype=first.dtype)  # one type per dtype: one compile
+    product = (np.array([state.u_product]) if isinstance(state, optimizers.NadamState)
+               else np.empty(0))
+    return Moments(first, second, product), t
 
 
 def state_from(moments: Moments, t: int, state: Any) -> Any:
     """The optimizer state of the type of ``state`` holding ``moments`` after ``t`` steps."""
     if isinstance(state, optimizers.AdamState):
         return optimizers.AdamState(t, moments.first, moments.second)
+    if isinstance(state, optimizers.NadamState):
+        return optimizers.NadamState(t, float(moments.product[0]), moments.first,
+                                     moments.second)
     if isinstance(state, optimizers.RMSpropState):
         return optimizers.RMSpropState(moments.first)
     return optimizers.MomentumState(moments.first)

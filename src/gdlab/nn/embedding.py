@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab._checks import check_positive_int
+from gdlab._checks import UserError, UserTypeError, check_positive_int
 from gdlab._typing import FloatArray, IntArray
 
 __all__ = ["Embedding", "Inputs", "check_inputs"]
@@ -86,7 +86,7 @@ class Embedding:
         self.output_dim = check_positive_int(
             "output_dim", output_dim, hint="e.g. output_dim=2, as in Schelldorfer & Wüthrich.")
         if name is not None and (not isinstance(name, str) or not name):
-            raise TypeError(f"name must be a non-empty string or None; got name={name!r}.")
+            raise UserTypeError(f"name must be a non-empty string or None; got name={name!r}.")
         self.name = name
         self.E: FloatArray = np.empty((0, self.output_dim))
 
@@ -136,10 +136,10 @@ class Inputs:
 
     def __init__(self, numeric: int = 0, categorical: Sequence[Embedding] = ()) -> None:
         if isinstance(numeric, bool) or not isinstance(numeric, int | np.integer) or numeric < 0:
-            raise ValueError(f"numeric must be a number of columns >= 0; got numeric={numeric!r}.")
+            raise UserError(f"numeric must be a number of columns >= 0; got numeric={numeric!r}.")
         categorical = list(categorical)
         if not categorical or not all(isinstance(e, Embedding) for e in categorical):
-            raise TypeError(
+            raise UserTypeError(
                 "categorical must be a non-empty list of gdlab.Embedding, e.g. "
                 "[gd.Embedding(11, 2)]; without categorical columns use input_dim= instead."
             )
@@ -150,7 +150,7 @@ class Inputs:
                 embedding.name = f"c{number}"
         names = [e.name for e in categorical]
         if len(set(names)) != len(names):
-            raise ValueError(f"the embeddings' names must differ; got {names}.")
+            raise UserError(f"the embeddings' names must differ; got {names}.")
 
     @property
     def n_columns(self) -> int:
@@ -170,7 +170,7 @@ class Inputs:
     def build(self, input_dim: int) -> int:
         """Check X's width; return the width of :math:`A^{(0)}` (the first layer's inputs)."""
         if input_dim != self.n_columns:
-            raise ValueError(
+            raise UserError(
                 f"input_dim={input_dim} does not match the inputs: {self.numeric} numeric "
                 f"column(s) and {len(self.categorical)} categorical code column(s) make "
                 f"{self.n_columns}. Drop input_dim= (it follows from inputs=)."
@@ -199,7 +199,7 @@ class Inputs:
             bad = np.flatnonzero((column != codes[:, k]) | (codes[:, k] < 0)
                                  | (codes[:, k] >= levels))
             if bad.size:
-                raise ValueError(
+                raise UserError(
                     f"categorical column {embedding.name!r} (column {self.numeric + k} of X) "
                     f"must hold integer codes 0 … {levels - 1} (the levels its embedding was "
                     f"built for); {bad.size} row(s) do not (rows {bad[:5].tolist()}, e.g. "
@@ -286,7 +286,7 @@ def check_inputs(inputs: Any) -> Inputs | None:
     """``inputs`` as given (an :class:`Inputs` or None), or a TypeError naming the fix."""
     if inputs is None or isinstance(inputs, Inputs):
         return inputs
-    raise TypeError(
+    raise UserTypeError(
         "inputs must be a gdlab.Inputs, e.g. gd.Inputs(numeric=7, categorical="
         f"[gd.Embedding(11, 2), gd.Embedding(22, 2)]); got inputs={inputs!r}."
     )

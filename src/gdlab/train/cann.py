@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab._checks import UserError, UserTypeError
 from gdlab._typing import FloatArray
 from gdlab.io.data import check_exposure
 from gdlab.nn import losses as losses_module
@@ -60,10 +61,10 @@ LOG_LINK_LOSSES = ("poisson", "gamma", "tweedie")
 def check_log_link_output(model: Any, role: str) -> None:
     """Refuse a model whose last layer is not one ``"exponential"`` unit with a bias."""
     if not isinstance(model, Sequential):
-        raise TypeError(f"{role} must be a gdlab.Sequential; got {type(model).__name__}.")
+        raise UserTypeError(f"{role} must be a gdlab.Sequential; got {type(model).__name__}.")
     last = model.layers[-1]
     if last.units != 1 or last.activation.name != "exponential" or not last.use_bias:
-        raise ValueError(
+        raise UserError(
             f"{role} must end in one 'exponential' unit with a bias (a log-link rate model, "
             f"e.g. gd.Dense(1, activation='exponential')); its last layer is {last!r}."
         )
@@ -101,7 +102,7 @@ class CANN:
         folded = rate if e is None else e * rate
         if not np.all(folded > 0):
             rows = np.flatnonzero(~(folded > 0))
-            raise ValueError(
+            raise UserError(
                 f"the GLM's rate underflows to 0 on {rows.size} row(s) (rows "
                 f"{rows[:5].tolist()}); the offset log μ_GLM must be finite."
             )
@@ -112,7 +113,7 @@ class CANN:
         """Compile the network; the loss must have a log link (Poisson, Gamma, Tweedie)."""
         name = losses_module.get(loss).name
         if name not in LOG_LINK_LOSSES:
-            raise ValueError(
+            raise UserError(
                 f"a CANN needs a log-link loss ({', '.join(LOG_LINK_LOSSES)}), where the "
                 f"GLM's prediction is a multiplicative offset; got loss={name!r}."
             )
@@ -126,7 +127,7 @@ class CANN:
         rows after folding; ``validation_data`` would need its own offset and is refused).
         """
         if kwargs.get("validation_data") is not None:
-            raise ValueError(
+            raise UserError(
                 "CANN.fit does not take validation_data (its rows need the GLM's offset "
                 "too); use validation_split=, or evaluate the held-out rows afterwards."
             )
@@ -170,9 +171,9 @@ def cann(glm: Sequential, network: Sequential, *, start_at_glm: bool = True) -> 
     check_log_link_output(glm, "glm")
     check_log_link_output(network, "network")
     if not glm.built:
-        raise ValueError("glm is not fitted yet: fit it (or load it) before nesting it.")
+        raise UserError("glm is not fitted yet: fit it (or load it) before nesting it.")
     if not network.built:
-        raise ValueError("network has no input dimension yet: pass input_dim= (or inputs=) "
+        raise UserError("network has no input dimension yet: pass input_dim= (or inputs=) "
                          "to its Sequential.")
     if start_at_glm:
         theta = network.theta.copy()

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from gdlab.io.embedded import preprocessing_from_config
 from gdlab.io.persistence import ModelFileError, read_model_file
 from gdlab.io.preprocessing import Preprocessor
 from gdlab.nn import losses
@@ -84,7 +85,7 @@ def load_saved(path: str | os.PathLike[str]) -> SavedModel:
     model.history.diverged = saved_history.get("diverged")
     preprocessing = None
     if description.get("preprocessing") is not None:
-        preprocessing = Preprocessor.from_config(description["preprocessing"])
+        preprocessing = preprocessing_from_config(description["preprocessing"])
         model.preprocessing = preprocessing  # used by predict/evaluate on a ParquetSource
     return SavedModel(model, preprocessing, description.get("metadata", {}))
 
