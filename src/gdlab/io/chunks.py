@@ -121,7 +121,7 @@ class ChunkMath:
         self.dtype = model.dtype
         self.specs: tuple[Any, ...] | None = None
         self.network: Network | None = None
-        if compiled and kernels.unsupported(model) is None:
+        if compiled and model.dtype == np.float64 and kernels.unsupported(model) is None:
             from gdlab.kernels import choice, specs
 
             glm = choice.is_glm(model)
