@@ -257,8 +257,9 @@ def render(results, extra, *, n: int, runs: int, smoke: bool) -> str:
              f"page comes from the run). Data: {n:,} × 20 float64, logistic target; {runs} "
              "interleaved run(s) per tool; every tool trains one epoch with plain SGD "
              "(η = 0.01) and the binary cross-entropy, and is timed over its whole fit call "
-             "after a warm-up fit on a few rows; the MLP is 20-32-16-1 with ReLU and a sigmoid "
-             "output. PyTorch and Keras run in float32, the others in float64.", ""]
+             "after a warm-up fit on a few rows and one uncounted round at full size; the MLP "
+             "is 20-32-16-1 with ReLU and a sigmoid output. PyTorch and Keras run in float32, "
+             "the others in float64.", ""]
     return "\n".join([*intro, *machine(extra), *targets(results, extra), *overhead(results),
                       *config_tables(results, n), *first_fit(extra), *extras(extra)]) + "\n"
 

@@ -1,21 +1,23 @@
 """The benchmark run: every tool on the same data, interleaved repeats, one report.
 
 ``python -m benchmarks`` measures, on 1,000,000 × 20 float64 logistic data, one epoch of
-logistic regression and of an MLP 20-32-16-1 at batch sizes 1, 32, 256 and full, for
-gdlab's compiled and reference executors, the fast NumPy loop (the baseline: one permuted
-copy of X per epoch, contiguous slices, per-step loss), scikit-learn and (when installed:
-``pip install -e ".[bench]"``) PyTorch and Keras. Every tool is timed the same way: the
-whole fit call of one epoch, after one warm-up fit on a few rows in the same process (so
-compiling and tracing are not counted here; they are measured on their own, in fresh
-processes). The repeats are interleaved (run 1 of every tool, then run 2, …) so that a
-burst of load on the shared machine does not land on one tool only. Then compile time
-(cold and warm cache), each tool's first fit in a fresh process, peak memory and the epoch
-time at n = 1e5, 1e6, 1e7. It writes ``docs/benchmarks.md`` and, with ``--readme``, the
-speed table of ``README.md`` (between its ``speed-table`` markers).
-``python -m benchmarks --smoke`` does a tiny run in seconds (used by the test suite).
+logistic regression and of an MLP 20-32-16-1 at batch sizes 1, 32, 256 and full, for gdlab's
+compiled and reference executors, the fast NumPy loop (the baseline: one permuted copy of X
+per epoch, contiguous slices, per-step loss), scikit-learn and (when installed: ``pip
+install -e ".[bench]"``) PyTorch and Keras. Every tool is timed the same way: the whole fit
+call of one epoch, after one warm-up fit on a few rows in the same process (so compiling and
+tracing are not counted here; they are measured on their own, in fresh processes) and one
+uncounted round at full size (the first large arrays of a process pay for faulting their
+memory in: up to 5× on the reference MLP's full batch). The repeats are interleaved (run 1
+of every tool, then run 2, …) so that a burst of load on the shared machine does not land on
+one tool only. Then compile time (cold and warm cache), each tool's first fit in a fresh
+process, peak memory and the epoch time at n = 1e5, 1e6, 1e7. It writes
+``docs/benchmarks.md`` and, with ``--readme``, the speed table of ``README.md`` (between its
+``speed-table`` markers). ``python -m benchmarks --smoke`` does a tiny run in seconds (used
+by the test suite).
 
-Slow tools are timed on the first rows only (``ROW_CAPS``) and reported as samples/s;
-their 1e6-row epoch time is extrapolated, and the table says so.
+Slow tools are timed on the first rows only (``ROW_CAPS``) and reported as samples/s; their
+1e6-row epoch time is extrapolated, and the table says so.
 """
 
 from __future__ import annotations
@@ -123,9 +125,11 @@ def run_configs(X, y, runs: int, installed: dict[str, bool], log) -> dict[str, l
         for tool in tools:  # warm-up: compile, trace or load once, outside the timing
             TOOLS[tool](X[:warm], y[:warm], batch, hidden, 0)
         measured = {tool: Measurement(tool, _rows(tool, X.shape[0], batch)) for tool in tools}
-        for run in range(runs):
-            for tool, m in measured.items():
-                m.seconds.append(TOOLS[tool](X[:m.rows], y[:m.rows], batch, hidden, run))
+        for run in range(runs + 1):  # round 0 at full size is not counted: the first
+            for tool, m in measured.items():  # big arrays of a process fault their pages in
+                seconds = TOOLS[tool](X[:m.rows], y[:m.rows], batch, hidden, run)
+                if run:
+                    m.seconds.append(seconds)
         for m in measured.values():
             log(f"  {name:28s} {m.tool:24s} {m.median:9.4f} s on {m.rows} rows")
         results[name] = list(measured.values())
