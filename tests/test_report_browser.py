@@ -200,8 +200,12 @@ def test_report_renders_without_network_and_fits_the_screen(browser, report_url,
     requested = browser.requested()
     assert [url for url in requested if not url.startswith("data:image/png;base64,")] == [
         report_url], "the page asked for something besides itself and its embedded images"
-    assert len(requested) == 1 + len(json.loads(browser.evaluate(LAYOUT))["images"])
     layout = json.loads(browser.evaluate(LAYOUT))
+    # each figure has a phone and a wide rendering (<picture>): the browser may fetch both
+    # when the viewport changes during the load, but never more than the page embeds
+    embedded = browser.evaluate("document.documentElement.outerHTML.split("
+                                "'data:image/png;base64,').length - 1")
+    assert len(layout["images"]) + 1 <= len(requested) <= embedded + 1
     assert layout["innerWidth"] == width
     assert layout["scrollWidth"] <= width, "the page scrolls sideways"
     assert layout["sections"][:3] == ["trained", "metrics", "learning-curves"]
