@@ -5,52 +5,26 @@ own browser download is not used). Without them the tests skip, unless ``CI`` is
 which case they fail. Screenshots go to ``test-artifacts/explorer/``.
 """
 
-import os
-import shutil
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from tests._explorer_browser import ARTIFACTS, explorer_in_chromium
 
 import gdlab as gd
 from gdlab.explorer import datasets
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts" / "explorer"
-CHROMIUM = os.environ.get("GDLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _require(ok, reason):
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
-        pytest.skip(reason)
-
 
 @pytest.fixture(scope="module")
 def page():
-    try:
-        from playwright.sync_api import sync_playwright
-
-        from gdlab.explorer.server import ExplorerServer
-    except ImportError as error:
-        _require(False, f"the browser tests need the test extra: {error}")
-    _require(Path(CHROMIUM).exists() or shutil.which(CHROMIUM),
-             f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with ExplorerServer(port=0) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with explorer_in_chromium() as (browser, url):
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors = []
         tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.goto(server.url)
+        tab.goto(url)
         tab.wait_for_selector("body[data-gradient-ready='1']", timeout=10_000)
         yield tab
-        browser.close()
         assert not errors, f"JavaScript errors in the page: {errors}"
 
 
