@@ -98,14 +98,14 @@ def test_step_table_has_the_tables_columns_and_their_mean_is_the_gradient():
     np.testing.assert_allclose(table[columns].mean().to_numpy(), step.gradient, atol=1e-15)
 
 
-def test_training_learns_the_levels_and_auto_falls_back_to_the_reference():
+def test_training_learns_the_levels_on_either_executor():
     X, y, exposure = _data(n=400)
-    model = _model(hidden=())
-    before = model.evaluate(X, y, exposure=exposure)
-    model.fit(X, y, exposure=exposure, batch_size=50, epochs=60, verbose=0)  # executor auto
-    assert model.evaluate(X, y, exposure=exposure) < 0.85 * before
-    with pytest.raises(ValueError, match="embeddings run in the reference executor"):
-        model.fit(X, y, exposure=exposure, epochs=1, verbose=0, executor="compiled")
+    for executor in ("numpy", "compiled"):  # agreement: tests/test_embedding_compiled.py
+        model = _model(hidden=())
+        before = model.evaluate(X, y, exposure=exposure)
+        model.fit(X, y, exposure=exposure, batch_size=50, epochs=60, verbose=0,
+                  executor=executor)
+        assert model.evaluate(X, y, exposure=exposure) < 0.85 * before
 
 
 def test_save_and_load_keep_the_embeddings(tmp_path):

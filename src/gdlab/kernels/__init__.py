@@ -2,10 +2,11 @@
 rules of :mod:`gdlab.optim`, without Python between steps.
 
 ``codes`` (the integer codes, from the registries), ``specs`` (the records the kernels
-take), ``jit`` (compile options), ``rows`` / ``blocks`` / ``updates`` / ``epoch`` (the
-compiled math, from one row to one epoch), ``executor`` (the Python glue of one fit) and
-``choice`` (which executor runs a fit, and why). Importing this package does not import
-numba: :mod:`gdlab.kernels.choice` decides first; the executor is loaded on first use.
+take), ``jit`` (compile options), ``rows`` / ``embeddings`` / ``blocks`` / ``updates`` /
+``epoch`` (the compiled math, from one row to one epoch), ``executor`` (the Python glue of
+one fit) and ``choice`` (which executor runs a fit, and why). Importing this package does
+not import numba: :mod:`gdlab.kernels.choice` decides first; the executor is loaded on
+first use.
 """
 
 from __future__ import annotations

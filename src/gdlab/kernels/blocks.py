@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, objmode
 
 from gdlab.kernels.codes import SOFTMAX, TANH
+from gdlab.kernels.embeddings import embed_row, levels_of_row, scatter_block
 from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, as_float64, prefetch_row
 from gdlab.kernels.rows import activate, activation_backward, output_delta
 from gdlab.kernels.specs import Data
@@ -34,25 +35,34 @@ BLOCK_MIN = 16
 
 @njit(**LEAF)
 def block_buffers(rows, data, net):
-    """Buffers of the block path for up to ``rows`` rows: a Data record and ``flat``."""
-    X, Y, layout = data.X, data.Y, net.layout
-    size = rows * (layout[-1, 4] + layout[-1, 1] - X.shape[1])
-    return (Data(np.empty((rows, X.shape[1])), np.empty((rows, Y.shape[1])), np.empty(rows),
-                 np.empty(rows)), np.empty((4, size)))
+    """Buffers of the block path for up to ``rows`` rows: a Data record (its X holds
+    :math:`A^{(0)}`), ``flat``, and the rows' embedding codes (rows × tables)."""
+    Y, layout = data.Y, net.layout
+    p = layout[0, 0]  # the first layer's inputs: X's columns, or A⁰ with embeddings
+    size = rows * (layout[-1, 4] + layout[-1, 1] - p)
+    return (Data(np.empty((rows, p)), np.empty((rows, Y.shape[1])), np.empty(rows),
+                 np.empty(rows)), np.empty((4, size)),
+            np.empty((rows, net.emb_dim.shape[0]), dtype=np.int64))
 
 
 @njit(**PER_STEP)
-def gather(data, order, lo, hi, buffer):
-    """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of ``buffer``."""
+def gather(data, order, lo, hi, buffer, level, theta, net):
+    """Copy the rows order[lo:hi] of X, Y (and w, e) into the first rows of ``buffer``;
+    with embeddings, X's rows as :math:`A^{(0)}` (the lookup), their codes into ``level``."""
     X, Y, w, e = data
     Xb, Yb, wb, eb = buffer
     p, k = X.shape[1], Y.shape[1]
+    embedded = net.emb_dim.shape[0] > 0
     for i in range(hi - lo):
         if lo + i + AHEAD < order.shape[0]:
             prefetch_row(X, order[lo + i + AHEAD])
         r = order[lo + i]
-        for j in range(p):
-            Xb[i, j] = X[r, j]
+        if embedded:
+            embed_row(X[r], theta, net, Xb[i])
+            levels_of_row(X[r], net, level[i])
+        else:
+            for j in range(p):
+                Xb[i, j] = X[r, j]
         for j in range(k):
             Yb[i, j] = Y[r, j]
         if w.shape[0] > 0:
@@ -166,11 +176,12 @@ def _output_deltas(loss, act, Yb, wb, eb, total_weight, z, a, da, dz, units):
 
 
 @njit(nogil=True, **PER_BLOCK)
-def block_gradient(block, total_weight, theta, net, loss, grad, flat):
+def block_gradient(block, level, total_weight, theta, net, loss, grad, flat):
     r"""Forward, loss and backward of a block; ``grad += Σ_i share_i ∇L_i``; return Σ share-weighted L_i.
 
     Rows are weighted by :math:`w_i / \sum w` (``block.w`` not empty) or :math:`1/n`; the
-    return value is the weighted loss sum, or the plain sum without weights.
+    return value is the weighted loss sum, or the plain sum without weights. With
+    embeddings ``block.X`` holds :math:`A^{(0)}` and ``level`` the rows' codes.
     """  # noqa: E501
     Xb, Yb, wb, eb = block
     Xb = as_float64(Xb)  # a float32 model's rows in order: converted block by block
@@ -189,6 +200,8 @@ def block_gradient(block, total_weight, theta, net, loss, grad, flat):
         dz = _flat(dZf, m, p, off, units)
         A_prev = Xb if layer == 0 else _flat(Af, m, p, prev, n_in).reshape((m, n_in))
         _weight_gradient(A_prev, dz, grad, w_off, units)
+        if layer == 0 and net.emb_dim.shape[0] > 0:
+            scatter_block(level[:m], dz, theta, w_off, units, net, grad)
         if b_off >= 0:
             for i in range(m):
                 for j in range(units):

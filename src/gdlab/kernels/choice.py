@@ -78,8 +78,6 @@ def unsupported(model: Any) -> str | None:
     >>> unsupported(model) is None
     True
     """
-    if getattr(model, "inputs", None) is not None:
-        return "embeddings run in the reference executor only (for now)"
     if model.dtype not in (np.float64, np.float32):
         return ("the compiled executor runs float64 and float32 models; the model has dtype "
                 f"{model.dtype}")
@@ -96,8 +94,10 @@ def unsupported(model: Any) -> str | None:
 
 
 def is_glm(model: Any) -> bool:
-    """One Dense layer of one unit: the GLM entry points (row by row at any batch size)."""
-    return len(model.layers) == 1 and model.layers[0].units == 1
+    """One Dense layer of one unit and no embeddings: the GLM entry points (row by row at
+    any batch size)."""
+    return (len(model.layers) == 1 and model.layers[0].units == 1
+            and getattr(model, "inputs", None) is None)
 
 
 def entry_point(batch_size: int, glm: bool) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from gdlab.kernels.blocks import BLOCK_MIN, block_buffers, block_gradient, gather
+from gdlab.kernels.embeddings import embed_row, scatter_row
 from gdlab.kernels.jit import AHEAD, LEAF, NO_NRT, prefetch_row
 from gdlab.kernels.rows import glm_row_gradient, row_gradient
 from gdlab.kernels.specs import Data
@@ -52,9 +53,14 @@ GLM, ROWS, BLOCKS = 0, 1, 2
 
 @njit(**LEAF)
 def _row_loop(path, data, order, lo, hi, total_weight, theta, net, loss, grad, buffers):
-    """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw)."""
+    """Add the rows order[lo:hi] to ``grad``; return their loss sum (weighted: w_i/Σw).
+
+    ``buffers``: the row buffers Z, A, dZ, dA, and a fifth row for :math:`A^{(0)}` of a
+    row with embeddings (:mod:`gdlab.kernels.embeddings`).
+    """
     X, Y, w, e = data
     Z, A, dZ, dA = buffers[0], buffers[1], buffers[2], buffers[3]
+    embedded = net.emb_dim.shape[0] > 0
     # the unweighted row's share of the batch mean; rows that all weigh 0 contribute
     # nothing (as in network.py)
     scale = 1.0 / total_weight if total_weight > 0.0 else 0.0
@@ -68,6 +74,11 @@ def _row_loop(path, data, order, lo, hi, total_weight, theta, net, loss, grad, b
         if path == GLM:  # one layer of one unit: the same math without the layer loop
             per_row = glm_row_gradient(X[r], Y[r], e_r, share, theta, net, loss, grad, Z, A,
                                        dZ, dA)
+        elif embedded:  # the lookup, the row, the scatter-add of dA⁰ into the tables
+            a0 = buffers[4][:net.layout[0, 0]]
+            embed_row(X[r], theta, net, a0)
+            per_row = row_gradient(a0, Y[r], e_r, share, theta, net, loss, grad, Z, A, dZ, dA)
+            scatter_row(X[r], dA, net, grad)
         else:
             per_row = row_gradient(X[r], Y[r], e_r, share, theta, net, loss, grad, Z, A, dZ,
                                    dA)
@@ -88,14 +99,14 @@ def _network_rows(data, order, lo, hi, total_weight, theta, net, loss, grad, buf
 
 
 @njit(**LEAF)
-def _block(data, order, lo, hi, total_weight, theta, net, loss, grad, buffer, flat):
+def _block(data, order, lo, hi, total_weight, theta, net, loss, grad, buffer, flat, level):
     """The rows order[lo:hi] by the block path (gathered into ``buffer`` first)."""
     m = hi - lo
-    gather(data, order, lo, hi, buffer)
+    gather(data, order, lo, hi, buffer, level, theta, net)
     Xb, Yb, wb, eb = buffer
     block = Data(Xb[:m], Yb[:m], wb[:m] if data.w.shape[0] > 0 else data.w,
                  eb[:m] if data.e.shape[0] > 0 else data.e)
-    return block_gradient(block, total_weight, theta, net, loss, grad, flat)
+    return block_gradient(block, level, total_weight, theta, net, loss, grad, flat)
 
 
 @njit(**LEAF)
@@ -104,7 +115,8 @@ def _blocks(path, data, order, in_order, lo, hi, total_weight, theta, net, loss,
     """Blocks first..last-1 of BLOCK_ROWS rows of order[lo:hi], each into its own partial sum.
 
     Called from several threads at once (the GIL is released), one range of blocks each.
-    ``in_order``: order is 0, 1, …, n-1, so a block is a slice of X (nothing gathered).
+    ``in_order``: order is 0, 1, …, n-1, so a block is a slice of X (nothing gathered;
+    never with embeddings, whose blocks are looked up).
     """
     X, Y, w, e = data
     if path == GLM:
@@ -116,19 +128,19 @@ def _blocks(path, data, order, in_order, lo, hi, total_weight, theta, net, loss,
             losses[block] = _glm_rows(data, order, start, stop, total_weight, theta, net, loss,
                                       partial[block], buffers)
         return
-    buffer, flat = block_buffers(BLOCK_ROWS, data, net)
+    buffer, flat, level = block_buffers(BLOCK_ROWS, data, net)
     for block in range(first, last):
         start = lo + block * BLOCK_ROWS
         stop = min(start + BLOCK_ROWS, hi)
         partial[block, :] = 0.0
         if not in_order:
             losses[block] = _block(data, order, start, stop, total_weight, theta, net, loss,
-                                   partial[block], buffer, flat)
+                                   partial[block], buffer, flat, level)
             continue
         rows = Data(X[start:stop], Y[start:stop], w[start:stop] if w.shape[0] > 0 else w,
                     e[start:stop] if e.shape[0] > 0 else e)
-        losses[block] = block_gradient(rows, total_weight, theta, net, loss, partial[block],
-                                       flat)
+        losses[block] = block_gradient(rows, level, total_weight, theta, net, loss,
+                                       partial[block], flat)
 
 
 @njit(cache=True, nogil=True)
@@ -199,9 +211,9 @@ def _epoch(path, data, order, batch_size, theta, net, loss, opt, moments, t, ste
     w = data.w
     grad = np.empty(theta.shape[0])
     if path == BLOCKS:
-        buffer, flat = block_buffers(batch_size, data, net)
-    else:
-        buffers = np.empty((4, net.layout[-1, 4] + net.layout[-1, 1]))
+        buffer, flat, level = block_buffers(batch_size, data, net)
+    else:  # Z, A, dZ, dA and the row's A⁰ (embeddings)
+        buffers = np.empty((5, net.layout[-1, 4] + net.layout[-1, 1]))
     for index in range(records.step_loss.shape[0]):
         lo, hi = index * batch_size, min((index + 1) * batch_size, order.shape[0])
         total_weight = _batch_weight(w, order, lo, hi)
@@ -214,7 +226,7 @@ def _epoch(path, data, order, batch_size, theta, net, loss, opt, moments, t, ste
                                   buffers)
         else:
             value = _block(data, order, lo, hi, total_weight, theta, net, loss, grad, buffer,
-                           flat)
+                           flat, level)
         ok, t = _finish(index, value, hi - lo, w.shape[0] > 0, total_weight,
                         learning_rate(opt, step0 + index), grad, theta, net, opt, moments, t,
                         records)

@@ -9,6 +9,9 @@ is that of :mod:`gdlab.nn.network`, :mod:`gdlab.nn.losses`, :mod:`gdlab.nn.activ
 (:mod:`gdlab.kernels.updates`) and epoch by epoch (:mod:`gdlab.kernels.epoch`), over the
 integer codes of :mod:`gdlab.kernels.codes` and the records of :mod:`gdlab.kernels.specs`:
 
+* a model with embeddings (:mod:`gdlab.nn.embedding`) runs the network paths: each row
+  is looked up into :math:`A^{(0)}` as it is read (:mod:`gdlab.kernels.embeddings`) and
+  the first layer's input derivative is scattered into the tables;
 * the epoch's row order is drawn in Python by the same generator as the reference
   executor, so both visit the same batches;
 * X is never copied: a GLM's batches and a network's small batches (fewer than 16 rows)
@@ -94,9 +97,11 @@ class Executor:
             np.ascontiguousarray(Y, dtype=np.float64),
             np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight),
             np.empty(0) if exposure is None else np.ascontiguousarray(exposure))
+        if model.inputs is not None:  # the codes are checked once here, trusted by the kernels
+            model.inputs.codes(self.data.X)
         self.net = specs.network_spec(model)
         self.loss = specs.loss_spec(model)
-        self.sizes = [layer.n_params for layer in model.layers]
+        self.group_start = np.concatenate([[0], self.net.layer_end[:-1]])
         self.glm = is_glm(model)
 
     def run_epoch(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
@@ -109,7 +114,7 @@ class Executor:
         """
         steps = -(-order.shape[0] // batch_size)
         records = specs.Records(np.empty(steps), np.empty(steps), np.empty(steps),
-                                np.zeros(self.net.layout.shape[0]))
+                                np.zeros(self.net.layer_end.shape[0]))
         order = order.astype(np.int64, copy=False)
         theta = theta.copy()
         kernel = ENTRY_POINTS[entry_point(batch_size, self.glm)]
@@ -146,7 +151,8 @@ class Executor:
         n = order.shape[0]
         w = self.data.w
         weighted = w.shape[0] > 0
-        in_order = bool(np.all(order == np.arange(n)))  # full batch: blocks are slices of X
+        # a full batch without embeddings: the blocks are slices of X (nothing gathered)
+        in_order = self.net.emb_dim.size == 0 and bool(np.all(order == np.arange(n)))
         for index in range(step_loss.shape[0]):
             lo, hi = index * batch_size, min((index + 1) * batch_size, n)
             step_eta[index] = optimizer.learning_rate_at(step_count + index)
@@ -156,8 +162,9 @@ class Executor:
             step_loss[index] = loss if weighted else loss / (hi - lo)
             if not (np.isfinite(step_loss[index]) and np.isfinite(grad).all()):
                 return index, state
-            for number, end in enumerate(self.net.layer_end):
-                part = grad[end - self.sizes[number]:end]
+            for number, (start, end) in enumerate(zip(self.group_start, self.net.layer_end,
+                                                      strict=True)):
+                part = grad[start:end]
                 grad_sq[number] += part @ part
             grad = grad.astype(theta.dtype, copy=False)  # float32 model: its own rule in float32
             delta, state = optimizer.update(grad, state, learning_rate=step_eta[index])

@@ -306,8 +306,10 @@ def row_gradient(x, y, e, scale, theta, net, loss, grad, Z, A, dZ, dA):
     for layer in range(last, -1, -1):
         n_in, units, w_off, b_off, off, prev = layout[layer]
         dz = dZ[off:off + units]
+        # dA of the inputs: for the layers below, and for the embedding tables (A⁰)
+        below = layer > 0 or net.emb_dim.shape[0] > 0
         _linear_backward(A[prev:prev + n_in], dz, theta, w_off, grad,
-                         dA[prev:prev + (n_in if layer > 0 else 0)])
+                         dA[prev:prev + (n_in if below else 0)])
         if b_off >= 0:
             g_b = grad[b_off:b_off + units]
             for j in range(units):

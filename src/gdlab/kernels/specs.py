@@ -10,8 +10,12 @@ The network's shape is a ``layout`` array with one row per layer::
     [inputs, units, offset of W in θ, offset of b in θ (-1: no bias),
      offset of the layer in the row buffers, offset of its input in the row buffers]
 
-The row buffers ``A`` and ``Z`` hold the input row at ``[0, p)`` and then each layer's
-values; ``dZ`` and ``dA`` hold the derivatives at the same offsets.
+The row buffers ``A`` and ``Z`` hold the input row :math:`A^{(0)}` at ``[0, p)`` and then
+each layer's values; ``dZ`` and ``dA`` hold the derivatives at the same offsets. With
+embeddings (:mod:`gdlab.nn.embedding`) X holds ``numeric`` numbers and then one code
+column per table; table k (``emb_dim[k]`` columns, at ``emb_theta[k]`` in θ, row-major)
+fills columns ``emb_a[k]`` … of :math:`A^{(0)}`, so p is the first layer's width, not X's.
+Without embeddings the four ``emb_`` arrays are empty.
 
 Examples
 --------
@@ -47,11 +51,20 @@ class Data(NamedTuple):
 
 
 class Network(NamedTuple):
-    """The network's shape: the layer table, each layer's end in θ, its activation code."""
+    """The network's shape: the layer table, each layer's end in θ, its activation code,
+    and the embedding tables (empty arrays without embeddings).
+
+    ``layer_end`` ends the groups of θ whose gradient norms are recorded: each layer, then
+    (with embeddings) all the tables together.
+    """
 
     layout: NDArray[np.int64]
     layer_end: NDArray[np.int64]
     activations: NDArray[np.int64]
+    numeric: int  #: X's numeric columns (the code columns follow)
+    emb_theta: NDArray[np.int64]  #: each table's offset in θ
+    emb_dim: NDArray[np.int64]  #: each table's dimension d
+    emb_a: NDArray[np.int64]  #: each table's first column in A⁰
 
 
 class LossSpec(NamedTuple):
@@ -104,7 +117,7 @@ class Records(NamedTuple):
 def network_spec(model: Any) -> Network:
     """The :class:`Network` record of a built model (layer table documented above)."""
     rows, ends, acts = [], [], []
-    start, buffer, prev = 0, model.input_dim, 0
+    start, buffer, prev = 0, model.layers[0].input_dim, 0
     for layer in model.layers:
         n_w = layer.input_dim * layer.units
         bias = start + n_w if layer.use_bias else -1
@@ -113,8 +126,17 @@ def network_spec(model: Any) -> Network:
         ends.append(start)
         acts.append(codes.ACTIVATION_CODES[layer.activation.name])
         prev, buffer = buffer, buffer + layer.units
+    numeric, tables = model.input_dim, []
+    if model.inputs is not None:  # the tables follow the layers in θ, and the numbers in A⁰
+        numeric, column = model.inputs.numeric, model.inputs.numeric
+        for embedding in model.inputs.categorical:
+            tables.append((start, embedding.output_dim, column))
+            start += embedding.n_params
+            column += embedding.output_dim
+        ends.append(start)
+    theta_off, dim, a_off = np.array(tables, dtype=np.int64).reshape(-1, 3).T.copy()
     return Network(np.array(rows, dtype=np.int64), np.array(ends, dtype=np.int64),
-                   np.array(acts, dtype=np.int64))
+                   np.array(acts, dtype=np.int64), numeric, theta_off, dim, a_off)
 
 
 def loss_spec(model: Any) -> LossSpec:

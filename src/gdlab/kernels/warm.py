@@ -29,7 +29,10 @@ __all__ = ["main", "warm"]
 
 
 class _Model:
-    """The little a model shows the executor: its layers, loss and dtype."""
+    """The little a model shows the executor: its layers, loss and dtype (no embeddings:
+    their kernels are the network's, with the same types)."""
+
+    inputs = None
 
     def __init__(self, units: Sequence[int], dtype: str) -> None:
         self.input_dim, self.dtype = 2, np.dtype(dtype)

@@ -17,8 +17,8 @@ Forward is a lookup, :math:`A = E[c]`; backward is a scatter-add: each row adds 
 
 .. math:: dE_{\ell,\cdot} = \sum_{i:\, c_i = \ell} dA_{i,\cdot}
 
-(``np.add.at``: a level seen by several rows of the batch gets the sum of their
-derivatives; a level absent from the batch gets 0). The tables live at the end of θ,
+(a level seen by several rows of the batch gets the sum of their derivatives; a level
+absent from the batch gets 0). The tables live at the end of θ,
 after the dense layers (``W₁, b₁, …, W_L, b_L, E^{(1)}, …, E^{(K)}``, each row-major), so
 a model without embeddings has exactly the θ it always had. Their entries are named
 ``e^(name)_{ℓ,u}``: level ℓ as coded in X (from 0), dimension u (from 1).
@@ -110,9 +110,12 @@ class Embedding:
     def backward(self, dA: FloatArray, codes: IntArray, out: FloatArray) -> None:
         r"""Scatter-add: :math:`dE_{c_i} \mathrel{+}= dA_i` for every row i, into ``out`` (L, d).
 
-        ``out`` accumulates (``+=``): zero it first for one batch's gradient.
+        ``out`` accumulates (``+=``): zero it first for one batch's gradient. Each column
+        is one ``np.bincount`` (the rows' values summed per level, in row order, in float64):
+        the sums of ``np.add.at(out, codes, dA)``, an order of magnitude sooner.
         """
-        np.add.at(out, codes, dA)
+        for u in range(self.output_dim):
+            out[:, u] += np.bincount(codes, weights=dA[:, u], minlength=self.input_dim)
 
     def get_config(self) -> dict[str, Any]:
         """Return the JSON-safe constructor arguments."""
