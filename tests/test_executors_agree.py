@@ -464,6 +464,16 @@ def test_the_kernels_cache_goes_stale_with_their_codes_and_sources():
     assert stamp.kernel_stamp(tables) != stamp.STAMP
 
 
+def test_the_stamp_covers_every_module_with_compiled_code():
+    """A compiled module missing from the stamp would leave stale inlined code cached."""
+    from gdlab.kernels import cache
+
+    folder = Path(cache.__file__).parent
+    compiled = {path.name for path in folder.glob("*.py")
+                if "@njit" in (text := path.read_text(encoding="utf-8")) or "@overload" in text}
+    assert compiled <= set(cache.COMPILED), compiled - set(cache.COMPILED)
+
+
 def test_warm_compiles_every_entry_point(capsys):
     from gdlab.kernels import choice, epoch, warm
 

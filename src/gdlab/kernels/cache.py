@@ -36,7 +36,8 @@ __all__ = ["COMPILED", "cache_dir", "cached", "fallback_dir"]
 
 _SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))  # as numba's locators see it
 #: the modules whose code is compiled into the entry points (:mod:`gdlab.kernels.stamp`)
-COMPILED = ("blocks.py", "codes.py", "epoch.py", "jit.py", "rows.py", "specs.py", "updates.py")
+COMPILED = ("blocks.py", "codes.py", "embeddings.py", "epoch.py", "jit.py", "rows.py", "specs.py",
+            "updates.py")
 #: the registries the codes come from
 _REGISTRIES = (activations, losses, optimizers, schedules)
 
