@@ -45,13 +45,29 @@ from gdlab.train.model import Sequential
 from gdlab.train.scores import accuracy
 from gdlab.train.sweep import learning_rate_sweep
 
-__all__ = ["Dataset", "load_dataset", "metrics_for", "model_for", "run_fit", "run_sweep"]
+__all__ = ["Dataset", "fold_offset", "load_dataset", "metrics_for", "model_for", "run_fit",
+           "run_sweep"]
 
 
 # --- data ---------------------------------------------------------------------------------
+def fold_offset(exposure: np.ndarray | None,
+                offset_rate: np.ndarray | None) -> np.ndarray | None:
+    r"""The exposure the loss takes: :math:`e \cdot \mu^{\text{RUN}}` for a CANN
+    (``--offset-model``), else ``exposure`` itself (None: e = 1 per row)."""
+    if offset_rate is None:
+        return exposure
+    return offset_rate if exposure is None else exposure * offset_rate
+
+
 @dataclass
 class Dataset:
-    """A validated, encoded table."""
+    r"""A validated, encoded table.
+
+    ``exposure`` is the true exposure e of ``--exposure`` (None without it: e = 1 per
+    row); ``offset_rate`` the ``--offset-model`` run's rate :math:`\mu^{\text{RUN}}` per
+    row (None without it). The model is fitted with :attr:`fit_exposure`, both folded
+    together; the metrics' deviance per exposure and null model use ``exposure`` alone.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -60,6 +76,12 @@ class Dataset:
     preprocessing: Preprocessor
     rows: int
     dropped: int
+    offset_rate: np.ndarray | None = None
+
+    @property
+    def fit_exposure(self) -> np.ndarray | None:
+        r"""What the loss takes as exposure: :math:`e \cdot \mu^{\text{RUN}}` (CANN), else e."""
+        return fold_offset(self.exposure, self.offset_rate)
 
 
 def load_dataset(args: argparse.Namespace) -> Dataset:
@@ -79,24 +101,25 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
     frame, dropped = check_missing(frame, used, drop_missing=args.drop_missing)
     y, classes = encode_target(frame[args.target], args.model)
     exposure = check_exposure_column(frame[args.exposure]) if args.exposure else None
-    if getattr(args, "offset_model", None):  # CANN: the saved run's rate folded into e
+    offset_rate = None
+    if getattr(args, "offset_model", None):  # CANN: the saved run's rate, kept apart from e
         from gdlab.cli.offset import offset_rates
 
-        rate = offset_rates(args.offset_model, frame, kind=args.model, target=args.target)
-        exposure = rate if exposure is None else exposure * rate
+        offset_rate = offset_rates(args.offset_model, frame, kind=args.model,
+                                   target=args.target)
     if getattr(args, "embedding_dim", None):  # codes for embeddings instead of one-hot
         preprocessing = EmbeddedPreprocessor.fit(frame, features, categorical=args.categorical,
                                                  embedding_dim=args.embedding_dim)
     else:
         preprocessing = Preprocessor.fit(frame, features, categorical=args.categorical)
     X = preprocessing.transform(frame)
-    return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped)
+    return Dataset(X, y, exposure, classes, preprocessing, len(frame), dropped, offset_rate)
 
 
 def model_for(args: argparse.Namespace, data: Dataset, learning_rate: float) -> Sequential:
     """The preset of ``--model`` for the data, compiled with ``--optimizer`` at this rate
     (with ``--offset-model``, starting exactly at the offset run's predictions)."""
-    model = build_model(args.model, data.X.shape[1], data.y, exposure=data.exposure,
+    model = build_model(args.model, data.X.shape[1], data.y, exposure=data.fit_exposure,
                         n_classes=len(data.classes or []), hidden=args.hidden,
                         activation=args.activation, seed=args.seed, power=args.power,
                         optimizer=optimizer_from_name(args.optimizer, learning_rate),
@@ -116,22 +139,28 @@ def _null_prediction(kind: str, y: np.ndarray, exposure: np.ndarray | None) -> n
 
 
 def metrics_for(model: Sequential, kind: str, X: np.ndarray, y: np.ndarray,
-                exposure: np.ndarray | None = None) -> dict[str, float]:
+                exposure: np.ndarray | None = None, *,
+                offset_rate: np.ndarray | None = None) -> dict[str, float]:
     r"""The loss and the metrics that suit the model kind, on (X, y).
 
     linear: mse, mae, r2; logistic / softmax: accuracy; log-link models: mean deviance
-    per row, deviance per unit of exposure (Σ deviance / Σ exposure), the null model's
-    mean deviance (constant rate Σy/Σe) and the deviance explained 1 − D / D_null.
-    With exposure every metric is of :math:`\mu = E\hat{y}`, the prediction the loss
-    compares with y (so the mse of a linear model equals its loss).
+    per row, deviance per unit of exposure (Σ deviance / Σ e, only with an exposure),
+    the null model's mean deviance (constant rate Σy/Σe, :math:`\mu_0 = e\,\Sigma y /
+    \Sigma e`) and the deviance explained 1 − D / D_null.
+    With exposure every metric is of :math:`\mu = e\hat{y}`, the prediction the loss
+    compares with y (so the mse of a linear model equals its loss). ``offset_rate``
+    (a CANN run's :math:`\mu^{\text{RUN}}` per row) makes it
+    :math:`\mu = e\,\mu^{\text{RUN}}\hat{y}`; the deviance per exposure and the null
+    model still use the true e, so they equal a plain GLM's on the same rows.
     """
     loss = model.loss
     Y = loss.check_target(y, model.layers[-1].units)
+    fit_exposure = fold_offset(exposure, offset_rate)  # exposure itself without an offset
     out = model.predict(X)  # the rate ŷ; μ = exposure · ŷ is what y is compared with
-    mu = model.predict(X, exposure=exposure)
-    results = {"loss": float(model.evaluate(X, y, exposure=exposure)
+    mu = model.predict(X, exposure=fit_exposure)
+    results = {"loss": float(model.evaluate(X, y, exposure=fit_exposure)
                              if not model.metrics else
-                             model.evaluate(X, y, exposure=exposure)["loss"]),
+                             model.evaluate(X, y, exposure=fit_exposure)["loss"]),
                "rows": len(y)}
     if kind in ("logistic", "softmax"):
         results["accuracy"] = accuracy(Y, out)
@@ -140,7 +169,7 @@ def metrics_for(model: Sequential, kind: str, X: np.ndarray, y: np.ndarray,
         results.update(mse=float(np.mean(errors**2)), mae=float(np.mean(np.abs(errors))),
                        r2=float(1 - np.sum(errors**2) / np.sum((y - y.mean()) ** 2)))
     else:
-        per_row = loss.value(Y, out, exposure=exposure)
+        per_row = loss.value(Y, out, exposure=fit_exposure)
         null = loss.value(Y, _null_prediction(kind, y, exposure), exposure=exposure)
         results["mean_deviance"] = float(per_row.mean())
         if exposure is not None:
@@ -195,10 +224,12 @@ def _figures(history: History, folder: Path) -> dict[str, Figure]:
 def _fit_metrics(model: Sequential, args: argparse.Namespace, data: Dataset, train: np.ndarray,
                  val: np.ndarray) -> dict[str, float]:
     metrics = {f"train_{k}": v for k, v in metrics_for(
-        model, args.model, data.X[train], data.y[train], _take(data.exposure, train)).items()}
+        model, args.model, data.X[train], data.y[train], _take(data.exposure, train),
+        offset_rate=_take(data.offset_rate, train)).items()}
     if val.size:
         metrics.update({f"val_{k}": v for k, v in metrics_for(
-            model, args.model, data.X[val], data.y[val], _take(data.exposure, val)).items()})
+            model, args.model, data.X[val], data.y[val], _take(data.exposure, val),
+            offset_rate=_take(data.offset_rate, val)).items()})
     return metrics
 
 
@@ -210,14 +241,14 @@ def run_fit(args: argparse.Namespace, data: Dataset, model: Sequential, folder: 
     callbacks: list[Callback] = [] if args.quiet else [ProgressBar(args.epochs, stream=sys.stdout)]
     if args.early_stopping:
         callbacks.insert(0, EarlyStopping(patience=args.early_stopping))
-    validation = ((data.X[val], data.y[val], None, _take(data.exposure, val))
+    validation = ((data.X[val], data.y[val], None, _take(data.fit_exposure, val))
                   if val.size else None)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         history = model.fit(data.X[train], data.y[train], batch_size=args.batch_size,
                             epochs=args.epochs, seed=args.seed, validation_data=validation,
-                            exposure=_take(data.exposure, train), callbacks=callbacks,
+                            exposure=_take(data.fit_exposure, train), callbacks=callbacks,
                             verbose=0, trace=args.trace, executor=args.executor)
     seconds = time.perf_counter() - start
     if history.diverged:  # said even with --quiet: the run's numbers are not a fit
@@ -276,7 +307,7 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
     start = time.perf_counter()
     result = learning_rate_sweep(model, data.X, data.y, args.learning_rates,
                                  epochs=args.epochs, batch_size=args.batch_size,
-                                 seed=args.seed, exposure=data.exposure,
+                                 seed=args.seed, exposure=data.fit_exposure,
                                  optimizer=args.optimizer, executor=args.executor,
                                  client=client)
     seconds = time.perf_counter() - start
@@ -288,7 +319,7 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
     data_summary, model_summary = _summaries(args, data, model, data.rows, 0)
     from gdlab.train.stability import stability_note
 
-    note = stability_note(model, data.X, data.y, exposure=data.exposure,
+    note = stability_note(model, data.X, data.y, exposure=data.fit_exposure,
                           rates=args.learning_rates)
     result.table.attrs["stability_note"] = note  # printed by the command
     settings = {"learning rates": ", ".join(f"{r:g}" for r in args.learning_rates),

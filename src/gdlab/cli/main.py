@@ -112,7 +112,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         saved, frame = _saved_and_frame(args)
         X = saved.preprocessing.transform(frame)
         exposure = _exposure_of(saved, frame, required=False)
-        rate = saved.model.predict(X) * _offset_of(saved, frame)[:, None]
+        rate = saved.model.predict(X) * _offset_of(saved, frame)[:, None]  # CANN: μ_RUN·exp(z)
         result = _prediction_frame(saved, rate, exposure)
         if out.name.lower().endswith(".parquet"):
             result.to_parquet(file, index=False)
@@ -147,11 +147,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     check_missing(frame, [meta["target"]], drop_missing=False)
     y, _ = encode_target(frame[meta["target"]], meta["kind"], meta.get("classes"))
     X = saved.preprocessing.transform(frame)
-    exposure = _exposure_of(saved, frame, required=True)
-    if meta.get("offset_model"):  # a CANN run: the offset run's rate folded into e
-        offset = _offset_of(saved, frame)
-        exposure = offset if exposure is None else exposure * offset
-    metrics = metrics_for(saved.model, meta["kind"], X, y, exposure)
+    exposure = _exposure_of(saved, frame, required=True)  # the true e (None: 1 per row)
+    offset = _offset_of(saved, frame) if meta.get("offset_model") else None  # CANN: μ_RUN
+    metrics = metrics_for(saved.model, meta["kind"], X, y, exposure, offset_rate=offset)
     if args.json:
         print(json.dumps({"model": str(args.model), "data": str(args.data),
                           "kind": meta["kind"], "loss_name": saved.model.loss.name,

@@ -2,10 +2,16 @@ r"""``gdlab fit ... --offset-model RUN``: a saved run's predictions as a log off
 
 The new model predicts :math:`\mu = e \cdot \mu^{\text{RUN}}(x) \cdot \exp(z(x))`: the
 saved run (typically a GLM, ``--model poisson`` without ``--hidden``) is frozen, and its
-rate is folded into the exposure, :math:`e' = e \cdot \mu^{\text{RUN}}` (see
-:mod:`gdlab.train.cann`). The new model's output layer starts at zero, so training starts
-exactly at the saved run's predictions. The run folder records the offset run, and
-``gdlab predict`` / ``gdlab evaluate`` apply it again.
+rate is folded into the exposure the loss takes, :math:`e' = e \cdot \mu^{\text{RUN}}`
+(see :mod:`gdlab.train.cann`). The new model's output layer starts at zero, so training
+starts exactly at the saved run's predictions. The run folder records the offset run, and
+``gdlab predict`` / ``gdlab evaluate`` apply it again: ``predict``'s ``rate`` is
+:math:`\mu^{\text{RUN}} \exp(z)` and its ``prediction`` :math:`e` times that.
+
+The metrics keep the true exposure e apart from the offset (``Dataset.exposure`` and
+``Dataset.offset_rate``): the deviance per exposure is Σ deviance / Σ e and the null model
+the constant rate Σy/Σe, as for a plain GLM on the same rows, so the deviance explained of
+a CANN and of its GLM compare.
 
 The offset run must be a saved ``gdlab fit`` run of the same log-link kind (poisson,
 gamma, tweedie) and target, and the data must hold its feature columns; anything else is

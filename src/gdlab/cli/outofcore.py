@@ -51,10 +51,21 @@ def wants_streaming(args: argparse.Namespace) -> bool:
         raise CommandError(f"--stream and --dask read Parquet (a file, a folder or a glob); "
                            f"{args.data} is not. Convert it to Parquet first.")
     if args.stream or args.dask:
-        return True
+        return _can_stream(args)
     source = ParquetSource(args.data)
     used = len(args.features or source.features) + 2
-    return source.n_rows * used * 8 * 3 > args.memory_limit
+    return source.n_rows * used * 8 * 3 > args.memory_limit and _can_stream(args)
+
+
+def _can_stream(args: argparse.Namespace) -> bool:
+    """True, or the one-line error for a flag the streamed and Dask fits do not have."""
+    for flag in ("offset_model", "embedding_dim"):
+        if getattr(args, flag, None):
+            raise CommandError(f"--{flag.replace('_', '-')} needs DATA in memory; the streamed "
+                               "and Dask fits (--stream, --dask, Parquet beyond "
+                               "--memory-limit) do not have it. Drop --stream / --dask or "
+                               "raise --memory-limit.")
+    return True
 
 
 @contextmanager
