@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gdlab as gd
+from gdlab.train import diagnostics
 from gdlab.train.diagnostics import DeadReLU, DeadUnitWarning, check_combination, dead_units
 
 
@@ -170,3 +171,39 @@ def test_per_layer_gradient_norms_are_in_the_history():
     for layer, part in enumerate(slices, start=1):
         expected = np.linalg.norm(trace[1].gradient[part])
         assert history.history[f"grad_norm[{layer}]"][1] == pytest.approx(expected)
+
+
+# --- fits on data that is not in memory: the check on the first rows --------------------
+def test_a_streamed_fit_checks_the_first_rows(monkeypatch):
+    """Dask arrays in blocks of 300 rows: the check reads the first FIRST_ROWS rows once
+    and says how many of the training rows it saw."""
+    da = pytest.importorskip("dask.array")
+    monkeypatch.setattr(diagnostics, "FIRST_ROWS", 500)
+    X, y = _data(2000)
+    blocks = [da.from_array(a, chunks=(300,) + a.shape[1:]) for a in (X, y)]
+    read = []
+    original = DeadReLU.__init__
+
+    def spy(self, X=None, **kwargs):
+        read.append(X.shape[0])
+        original(self, X, **kwargs)
+
+    monkeypatch.setattr(DeadReLU, "__init__", spy)
+    model = _model_with_dead_units()
+    model.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.001))
+    with pytest.warns(DeadUnitWarning) as record:
+        model.fit(*blocks, batch_size=100, epochs=2, verbose=0, executor="numpy")
+    messages = [str(w.message) for w in record if w.category is DeadUnitWarning]
+    assert read == [500] and len(messages) == 1
+    assert ("layer 1 (Dense(4, activation='relu')): units 2, 4 output 0 for all the 500 "
+            "training rows checked (the first of 2,000)") in messages[0]
+    healthy = gd.Sequential([gd.Dense(8, "relu", kernel_initializer="he_uniform"),
+                             gd.Dense(1)], input_dim=3, seed=0)
+    healthy.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeadUnitWarning)
+        healthy.fit(*blocks, batch_size="full", epochs=2, verbose=0, executor="numpy")
+    tanh = gd.Sequential([gd.Dense(3, "tanh"), gd.Dense(1)], input_dim=3, seed=0)
+    tanh.compile(loss="mse", optimizer=gd.SGD(learning_rate=0.01))
+    tanh.fit(*blocks, batch_size="full", epochs=1, verbose=0, executor="numpy")
+    assert read == [500, 500]  # no ReLU layer: nothing read

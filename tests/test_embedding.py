@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import gdlab as gd
 from gdlab.nn.embedding import Embedding, Inputs
+from gdlab.train.diagnostics import DeadUnitWarning, dead_units
 
 LEVELS = (4, 3)
 
@@ -158,3 +161,108 @@ def test_correct_balance_shifts_the_output_bias_not_a_table_entry():
     np.testing.assert_array_equal(model.theta[-11:], tables)
     mu = model.predict(X, exposure=exposure)[:, 0]
     assert mu.sum() == pytest.approx(y.sum(), rel=1e-12)
+
+
+# --- the embedding tables in the gradient checks (issue 15 follow-up) --------------------
+def _inf_in_the_tables_at_call(monkeypatch, call):
+    """Make the tables' gradient of the ``call``-th backward pass (from 1) hold an inf;
+    the dense layers' gradient stays finite."""
+    original, calls = Inputs.backward, []
+
+    def backward(self, dA0, X, out):
+        original(self, dA0, X, out)
+        calls.append(1)
+        if len(calls) == call:
+            out[0] = np.inf
+
+    monkeypatch.setattr(Inputs, "backward", backward)
+
+
+def test_a_non_finite_gradient_in_the_tables_alone_is_a_divergence(monkeypatch):
+    """The step whose tables' gradient holds an inf is refused (θ never sees it)."""
+    X, y, exposure = _data()
+    model = _model()
+    _inf_in_the_tables_at_call(monkeypatch, 3)
+    with pytest.warns(gd.DivergenceWarning, match="epoch 1, step 3"):
+        history = model.fit(X, y, exposure=exposure, batch_size=10, epochs=2, verbose=0,
+                            executor="numpy")
+    assert (history.diverged["epoch"], history.diverged["step"]) == (0, 2)
+    assert np.isfinite(model.theta).all()
+
+
+def test_gradient_groups_are_the_layers_then_all_the_tables():
+    model = _model(hidden=(3,))
+    groups = model.gradient_groups()
+    assert groups[:-1] == model.layer_slices()
+    assert groups[-1] == slice(model.layer_slices()[-1].stop, model.n_params)
+    assert groups[-1].stop - groups[-1].start == 4 * 2 + 3 * 1
+    plain = gd.Sequential([gd.Dense(3, "tanh"), gd.Dense(1)], input_dim=2)
+    assert plain.gradient_groups() == plain.layer_slices()
+
+
+def test_the_tables_gradient_norm_is_grad_norm_0():
+    """One entry per group: grad_norm[1], grad_norm[2] for the layers, grad_norm[0] for the
+    tables (they make A⁰, the input layer); full batch: the norm of the gradient at θ₀."""
+    X, y, exposure = _data()
+    model = _model(hidden=(3,))
+    gradient = model.gradient(X, y, exposure=exposure)
+    history = model.fit(X, y, exposure=exposure, batch_size="full", epochs=1, verbose=0,
+                        executor="numpy")
+    keys = sorted(k for k in history.history if k.startswith("grad_norm["))
+    assert keys == ["grad_norm[0]", "grad_norm[1]", "grad_norm[2]"]
+    for number, part in zip((1, 2, 0), model.gradient_groups(), strict=True):
+        expected = np.linalg.norm(gradient[part])
+        assert history.history[f"grad_norm[{number}]"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_dead_relu_check_pushes_the_codes_through_the_tables():
+    """An embedding model's ReLU unit whose pre-activation is negative on every row is
+    reported with its layer and unit numbers; alive units are not."""
+    X, y, exposure = _data(n=300)
+    inputs = gd.Inputs(numeric=2, categorical=[gd.Embedding(4, 2, name="brand")])
+    model = gd.Sequential([gd.Dense(3, "relu"), gd.Dense(1, "exponential")], inputs=inputs,
+                          seed=0)
+    model.compile(loss="poisson", optimizer=gd.SGD(1e-4))
+    X = X[:, :3]
+    layer = model.layers[0]
+    layer.W[...] = 0.0
+    layer.W[2, :] = 1.0  # the brand's first dimension drives every unit…
+    layer.b[...] = 0.0
+    model.inputs.categorical[0].E[:, 0] = [1.0, 2.0, 3.0, 4.0]  # …and is positive
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeadUnitWarning)
+        model.fit(X, y, exposure=exposure, batch_size=50, epochs=1, verbose=0)
+    layer.b[1] = -10.0  # unit 2: z = E_c,1 − 10 < 0 for every level
+    with pytest.warns(DeadUnitWarning, match=r"layer 1 \(Dense\(3, activation='relu'\)\): "
+                                             r"unit 2 output 0 for all 300 training rows"):
+        model.fit(X, y, exposure=exposure, batch_size=50, epochs=1, verbose=0)
+    model.inputs.categorical[0].E[:, 0] = -1.0  # the tables kill every unit
+    assert dead_units(model.layers, X, inputs=model.inputs)[1].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("batch_size", ["full", 16], ids=["full-batch", "mini-batch"])
+def test_a_streamed_fit_records_the_tables_norm_as_in_memory(batch_size):
+    """Dask arrays in blocks (no shuffle): the same grad_norm[0], [1], [2] as in memory."""
+    da = pytest.importorskip("dask.array")
+    X, y, exposure = _data(n=120)
+    blocks = [da.from_array(a, chunks=(50,) + a.shape[1:]) for a in (X, y, exposure)]
+    streamed, memory = _model(), _model()
+    got = streamed.fit(blocks[0], blocks[1], exposure=blocks[2], batch_size=batch_size,
+                       epochs=2, shuffle=False, verbose=0, executor="numpy").history
+    expected = memory.fit(X, y, exposure=exposure, batch_size=batch_size, epochs=2,
+                          shuffle=False, verbose=0, executor="numpy").history
+    for number in (0, 1, 2):
+        key = f"grad_norm[{number}]"
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-9)
+
+
+def test_the_gradient_plot_labels_the_tables_embeddings():
+    from gdlab.show import plots
+
+    X, y, exposure = _data()
+    history = _model().fit(X, y, exposure=exposure, batch_size=16, epochs=3, verbose=0,
+                           executor="numpy")
+    lines = {line.get_label(): line for line in plots.plot_gradients(history).axes[0].lines}
+    assert {"embeddings", "layer 1", "layer 2"} <= set(lines) and "layer 0" not in lines
+    np.testing.assert_array_equal(lines["embeddings"].get_ydata(),
+                                  history.history["grad_norm[0]"])

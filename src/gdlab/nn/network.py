@@ -193,6 +193,25 @@ class Network:
             start += layer.n_params
         return slices
 
+    def gradient_groups(self) -> list[slice]:
+        """The parts of θ whose gradient norms ``fit`` records, in θ's order.
+
+        Each dense layer's slice (:meth:`layer_slices`), then, with embeddings, one more
+        group: all the tables together (θ after the last layer), recorded as
+        ``grad_norm[0]`` since they make :math:`A^{(0)}`, the input layer.
+
+        Examples
+        --------
+        >>> from gdlab.nn.embedding import Embedding, Inputs
+        >>> net = Network([Dense(2), Dense(1)], inputs=Inputs(1, [Embedding(3, 2)]))
+        >>> net.gradient_groups()
+        [slice(0, 8, None), slice(8, 11, None), slice(11, 17, None)]
+        """
+        slices = self.layer_slices()
+        if self.inputs is not None:
+            slices.append(slice(slices[-1].stop, self.n_params))
+        return slices
+
     def get_weights(self) -> list[FloatArray]:
         """Copies of ``[W1, b1, W2, b2, …]`` (b omitted for layers without bias)."""
         self._require_built()

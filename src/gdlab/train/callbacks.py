@@ -75,7 +75,8 @@ class History(Callback):
     history : dict of lists
         ``loss``, ``val_loss`` (with validation), metrics, ``learning_rate``, and
         ``grad_norm[l]`` (root mean square over the epoch's steps of layer l's gradient
-        norm), one entry per epoch.
+        norm; with embeddings also ``grad_norm[0]``, the norm of all the tables' entries
+        together, which make the input layer's values A⁰), one entry per epoch.
     epoch : list of int
     step_loss : list of ndarray
         The batch loss of every step, one array per epoch (the noise of SGD). With

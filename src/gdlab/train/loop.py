@@ -10,9 +10,10 @@ An epoch runs on one of two executors, with the same results to ~1e-12:
   :meth:`Sequential.advance <gdlab.train.model.Sequential.advance>`.
 
 Both record the epoch in the same logs (:meth:`FitLoop._epoch_logs`: the loss weighted
-by the batches' weights, the learning rate, each layer's RMS gradient norm) and report a
-non-finite loss or gradient the same way (:meth:`FitLoop._report_divergence`): the step
-that found it changes nothing; θ and the step count go back to a snapshot of the
+by the batches' weights, the learning rate, the RMS gradient norm of each layer and of
+the embedding tables, :func:`grad_norm_logs`) and report a non-finite loss or gradient
+the same way (:meth:`FitLoop._report_divergence`): the step that found it changes
+nothing; θ and the step count go back to a snapshot of the
 :class:`~gdlab.train.callbacks.DivergenceGuard` whose training loss is finite and
 acceptable, and the optimizer's state, built on the diverging path, starts afresh.
 
@@ -45,8 +46,8 @@ from gdlab.train.callbacks import (
 from gdlab.train.diagnostics import DeadReLU
 from gdlab.train.trace import BatchContext
 
-__all__ = ["TRACE_BUDGET_BYTES", "YARDSTICK_ROWS", "FitLoop", "as_logs", "steps_to_trace",
-           "trace_budget"]
+__all__ = ["TRACE_BUDGET_BYTES", "YARDSTICK_ROWS", "FitLoop", "as_logs", "grad_norm_logs",
+           "steps_to_trace", "trace_budget"]
 
 #: the memory ``fit(trace=True)`` may fill with steps; beyond it the first steps are kept
 TRACE_BUDGET_BYTES = 64 * 2**20
@@ -65,8 +66,7 @@ class FitLoop:
             if not isinstance(callback, Callback):
                 raise UserTypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
         self._divergence_guard = DivergenceGuard(loss_at=lambda: self._training_loss(data))
-        # with embeddings the dense layers' inputs move with θ: no dead-unit check (yet)
-        dead = DeadReLU(data.X if getattr(self, "inputs", None) is None else None)
+        dead = DeadReLU(data.X)  # with embeddings, through the tables at each check
         chain: list[Callback] = [self.history, self._divergence_guard, dead, *user]
         if verbose:
             chain.append(ProgressBar(epochs))
@@ -114,8 +114,8 @@ class FitLoop:
         step_loss = np.empty(steps)
         step_eta = np.empty(steps)
         batch_weight = np.empty(steps)
-        slices = self.layer_slices()
-        grad_sq = np.zeros(len(slices))
+        groups = self.gradient_groups()  # the layers, then (with embeddings) the tables
+        grad_sq = np.zeros(len(groups))
         per_step = [c for c in callback_list if c.per_step]
         full = plan.batch_size >= plan.n
         learning_rate_at = self.optimizer.learning_rate_at  # type: ignore[union-attr]
@@ -124,8 +124,8 @@ class FitLoop:
             keep = context if len(self.history.trace) < trace_limit else None
             step_eta[index] = eta = learning_rate_at(self.step_count)
             loss, grad = self._batch_gradient(batch)
-            layer_sq = [grad[part] @ grad[part] for part in slices]  # each layer's ‖gradient‖²
-            if not (math.isfinite(loss) and _finite(grad, layer_sq)):  # no update: report
+            group_sq = [grad[part] @ grad[part] for part in groups]  # each group's ‖gradient‖²
+            if not (math.isfinite(loss) and _finite(grad, group_sq)):  # no update: report
                 self._report_divergence(epoch, self.step_count, loss, step_eta[index],
                                         index=index)
                 return None
@@ -133,7 +133,7 @@ class FitLoop:
                                   context=keep, learning_rate=eta)
             step_loss[index] = loss
             batch_weight[index] = rows.size if batch.w is None else batch.w.sum()
-            grad_sq += layer_sq
+            grad_sq += group_sq
             if record is not None:
                 self.history.trace.append(record)
             for callback in per_step:
@@ -151,8 +151,7 @@ class FitLoop:
         self.history.step_learning_rate.append(step_eta)
         logs = {"loss": float(batch_weight @ step_loss / batch_weight.sum()),
                 "learning_rate": float(step_eta[-1])}
-        for number in range(grad_sq.size):
-            logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(grad_sq[number] / step_loss.size))
+        logs.update(grad_norm_logs(grad_sq, step_loss.size, len(self.layers)))
         if self.metrics:
             logs.update(as_logs(self._evaluate(data), "loss", skip_loss=True))
         return logs
@@ -220,15 +219,36 @@ class FitLoop:
         warnings.warn(message, DivergenceWarning, stacklevel=3)
 
 
-def _finite(grad: FloatArray, layer_sq: list[float]) -> bool:
-    """Whether every entry of ``grad`` is finite, told cheaply by its layers' squared norms.
+def _finite(grad: FloatArray, group_sq: list[float]) -> bool:
+    """Whether every entry of ``grad`` is finite, told cheaply by its groups' squared norms.
 
-    A nan or ±inf entry makes its layer's sum of squares nan or inf, so a finite total
-    proves every entry finite; only a total that is not finite (which a huge but finite
-    gradient can also give, by overflow) needs the entry-by-entry check. The compiled
-    executor decides exactly alike: a step diverges iff an entry is nan or ±inf.
+    The groups (:meth:`Network.gradient_groups <gdlab.nn.network.Network.gradient_groups>`:
+    the layers, then the embedding tables) cover all of θ. A nan or ±inf entry makes its
+    group's sum of squares nan or inf, so a finite total proves every entry finite; only a
+    total that is not finite (which a huge but finite gradient can also give, by overflow)
+    needs the entry-by-entry check. The compiled executor decides exactly alike: a step
+    diverges iff an entry is nan or ±inf.
     """
-    return math.isfinite(sum(layer_sq)) or bool(np.isfinite(grad).all())
+    return math.isfinite(sum(group_sq)) or bool(np.isfinite(grad).all())
+
+
+def grad_norm_logs(grad_sq: FloatArray, steps: int, layers: int) -> dict[str, float]:
+    r"""The epoch's gradient norms as logs: ``grad_norm[l]`` for layer l, ``grad_norm[0]``
+    for the embedding tables.
+
+    ``grad_sq`` holds, per group of :meth:`Network.gradient_groups
+    <gdlab.nn.network.Network.gradient_groups>` (layers 1 … L, then the tables if there are
+    ``layers + 1`` entries), the sum over the epoch's steps of :math:`\lVert g \rVert^2`;
+    the log is its root mean square over the ``steps``. The tables are numbered 0: they
+    make :math:`A^{(0)}`, the input layer.
+
+    Examples
+    --------
+    >>> grad_norm_logs(np.array([4.0, 16.0, 64.0]), steps=4, layers=2)
+    {'grad_norm[1]': 1.0, 'grad_norm[2]': 2.0, 'grad_norm[0]': 4.0}
+    """
+    names = [f"grad_norm[{number}]" for number in range(1, layers + 1)] + ["grad_norm[0]"]
+    return {names[k]: float(np.sqrt(value / steps)) for k, value in enumerate(grad_sq)}
 
 
 def steps_to_trace(trace: bool | int) -> int:

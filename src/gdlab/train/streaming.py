@@ -17,7 +17,8 @@ this module trains on either:
   the in-memory fit without shuffling, and so is θ.
 
 Tracing and per-step callbacks need the whole data at each step and are refused; the
-epoch-level callbacks (history, early stopping, divergence guard, schedulers) work.
+epoch-level callbacks (history, early stopping, divergence guard, schedulers) work, and
+the dead-ReLU check looks at the first 65 536 rows (read once, when the fit starts).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from gdlab.io.dask import DaskData, as_dask_array
 from gdlab.io.parquet import ParquetSource, write_parquet
 from gdlab.optim.batches import check_batch_size, variant_name
 from gdlab.train.callbacks import Callback, DivergenceGuard, History, ProgressBar
+from gdlab.train.diagnostics import first_rows_check
+from gdlab.train.loop import grad_norm_logs
 
 __all__ = ["evaluate_external", "fit_external", "is_external", "predict_external"]
 
@@ -140,15 +143,17 @@ def fit_external(model: Any, X: Any, y: Any = None, *, batch_size: int | str = 3
 
 def _callbacks(model: Any, data: Any, callbacks: Sequence[Callback] | None, epochs: int,
                verbose: int) -> list[Callback]:
-    """History, the divergence guard (its loss at θ: a pass over the data), the user's
-    callbacks and the progress line; the dead-ReLU check needs all rows and is left out."""
+    """History, the divergence guard (its loss at θ: a pass over the data), the dead-ReLU
+    check on the first rows (:func:`~gdlab.train.diagnostics.first_rows_check`), the
+    user's callbacks and the progress line."""
     user = list(callbacks or [])
     for callback in user:
         if not isinstance(callback, Callback):
             raise UserTypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
     guard = DivergenceGuard(loss_at=lambda: evaluate_external(model, data, loss_only=True))
     model._divergence_guard = guard  # the fit loop's _report_divergence restores θ with it
-    chain = [model.history, guard, *user, *([ProgressBar(epochs)] if verbose else [])]
+    dead = first_rows_check(model, data)
+    chain = [model.history, guard, *dead, *user, *([ProgressBar(epochs)] if verbose else [])]
     for callback in chain:
         callback.set_model(model)
     return chain
@@ -190,7 +195,7 @@ def _full_step(model: Any, sums: FloatArray, total_weight: float,
         return None
     delta, state = optimizer.update(grad, model.optimizer_state, learning_rate=eta)
     model.advance(model.theta + delta, state, 1)
-    grad_sq = np.array([grad[part] @ grad[part] for part in model.layer_slices()])
+    grad_sq = np.array([grad[part] @ grad[part] for part in model.gradient_groups()])
     return {"loss": [loss], "eta": [eta], "weight": [total_weight], "grad_sq": grad_sq}
 
 
@@ -199,7 +204,7 @@ def _mini_batch_epoch(model: Any, data: Any, batch_size: int,
                       compiled: bool) -> dict[str, Any] | None:
     """One epoch of mini-batches over the data's chunks; None if it diverged."""
     records: dict[str, Any] = {"loss": [], "eta": [], "weight": [],
-                               "grad_sq": np.zeros(len(model.layers))}
+                               "grad_sq": np.zeros(len(model.gradient_groups()))}
     window = ShuffleWindow(data.shuffle_buffer, batch_size, rng)
     units = model.layers[-1].units
     stream = data.stream(rng)
@@ -248,7 +253,7 @@ def _run_batches(model: Any, data: Chunk, rows: IntArray, batch_size: int, epoch
 def _run_numpy(model: Any, data: Chunk, rows: IntArray, batch_size: int, epoch: int,
                records: dict[str, Any]) -> bool:
     """The reference executor's steps over consecutive batches of ``rows``."""
-    optimizer, slices = model.optimizer, model.layer_slices()
+    optimizer, groups = model.optimizer, model.gradient_groups()
     for lo in range(0, rows.size, batch_size):
         batch = data.take(rows[lo:lo + batch_size])
         eta = optimizer.learning_rate_at(model.step_count)
@@ -265,7 +270,7 @@ def _run_numpy(model: Any, data: Chunk, rows: IntArray, batch_size: int, epoch: 
         records["loss"].append(result.loss)
         records["eta"].append(eta)
         records["weight"].append(batch.weight())
-        records["grad_sq"] += [grad[s] @ grad[s] for s in slices]
+        records["grad_sq"] += [grad[part] @ grad[part] for part in groups]
     return True
 
 
@@ -278,8 +283,7 @@ def _epoch_logs(model: Any, data: Any, records: dict[str, Any],
     model.history.step_learning_rate.append(step_eta)
     logs = {"loss": float(weight @ step_loss / weight.sum()),
             "learning_rate": float(step_eta[-1])}
-    for number, value in enumerate(records["grad_sq"]):
-        logs[f"grad_norm[{number + 1}]"] = float(np.sqrt(value / step_loss.size))
+    logs.update(grad_norm_logs(records["grad_sq"], step_loss.size, len(model.layers)))
     if model.metrics:
         logs.update({k: v for k, v in evaluate_external(model, data).items() if k != "loss"})
     if validation_data is not None:

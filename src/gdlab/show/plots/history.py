@@ -114,7 +114,9 @@ def plot_gradients(history: History, ax: Axes | None = None) -> Figure:
     r"""Per-layer gradient norms per epoch (vanishing, exploding or dead layers).
 
     Draws ``history.history["grad_norm[l]"]``: the root mean square over the epoch's
-    steps of layer l's gradient norm :math:`\lVert (dW_l, db_l) \rVert`.
+    steps of layer l's gradient norm :math:`\lVert (dW_l, db_l) \rVert`, and for a model
+    with embeddings ``grad_norm[0]``, that of all the tables :math:`\lVert dE \rVert`
+    (labelled "embeddings").
 
     Parameters
     ----------
@@ -134,7 +136,9 @@ def plot_gradients(history: History, ax: Axes | None = None) -> Figure:
     for key in keys:
         values = history.history[key]
         x = np.asarray(epochs[:len(values)], float) + 1.0
-        ax.plot(x, values, "o-", ms=3, lw=1.8, label=f"layer {key[len('grad_norm['):-1]}")
+        number = key[len("grad_norm["):-1]
+        label = "embeddings" if number == "0" else f"layer {number}"
+        ax.plot(x, values, "o-", ms=3, lw=1.8, label=label)
     positive_log_scale(ax)
     ax.set(xlabel="epoch", ylabel="gradient norm (RMS over the epoch's steps)",
            title="Gradient norm per layer")
