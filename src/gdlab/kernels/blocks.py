@@ -23,7 +23,7 @@ from numba import njit, objmode
 
 from gdlab.kernels.codes import SOFTMAX, TANH
 from gdlab.kernels.embeddings import embed_row, levels_of_row, scatter_block
-from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, as_float64, prefetch_row
+from gdlab.kernels.jit import AHEAD, LEAF, PER_BLOCK, PER_STEP, prefetch_row
 from gdlab.kernels.rows import activate, activation_backward, output_delta
 from gdlab.kernels.specs import Data
 
@@ -37,11 +37,11 @@ BLOCK_MIN = 16
 def block_buffers(rows, data, net):
     """Buffers of the block path for up to ``rows`` rows: a Data record (its X holds
     :math:`A^{(0)}`), ``flat``, and the rows' embedding codes (rows × tables)."""
-    Y, layout = data.Y, net.layout
+    Y, layout, dtype = data.Y, net.layout, data.X.dtype  # the model's dtype
     p = layout[0, 0]  # the first layer's inputs: X's columns, or A⁰ with embeddings
     size = rows * (layout[-1, 4] + layout[-1, 1] - p)
-    return (Data(np.empty((rows, p)), np.empty((rows, Y.shape[1])), np.empty(rows),
-                 np.empty(rows)), np.empty((4, size)),
+    return (Data(np.empty((rows, p), dtype=dtype), np.empty((rows, Y.shape[1])),
+                 np.empty(rows), np.empty(rows)), np.empty((4, size), dtype=dtype),
             np.empty((rows, net.emb_dim.shape[0]), dtype=np.int64))
 
 
@@ -112,7 +112,7 @@ def _product(A_prev, theta, w_off, z, units):
                 s += A_prev[i, k] * theta[w_off + k]
             z[i] = s
         return
-    W = as_float64(theta[w_off:w_off + n_in * units]).reshape((n_in, units))
+    W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
     np.dot(A_prev, W, z.reshape((m, units)))
 
 
@@ -184,7 +184,6 @@ def block_gradient(block, level, total_weight, theta, net, loss, grad, flat):
     embeddings ``block.X`` holds :math:`A^{(0)}` and ``level`` the rows' codes.
     """  # noqa: E501
     Xb, Yb, wb, eb = block
-    Xb = as_float64(Xb)  # a float32 model's rows in order: converted block by block
     layout, acts = net.layout, net.activations
     m, p = Xb.shape
     size = m * (layout[-1, 4] + layout[-1, 1] - p)
@@ -207,7 +206,7 @@ def block_gradient(block, level, total_weight, theta, net, loss, grad, flat):
                 for j in range(units):
                     grad[b_off + j] += dz[i * units + j]
         if layer > 0:
-            W = as_float64(theta[w_off:w_off + n_in * units]).reshape((n_in, units))
+            W = theta[w_off:w_off + n_in * units].reshape((n_in, units))
             da = _flat(dAf, m, p, prev, n_in)
             np.dot(dz.reshape((m, units)), W.T, da.reshape((m, n_in)))
             kind = acts[layer - 1]

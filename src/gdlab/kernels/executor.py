@@ -25,7 +25,9 @@ integer codes of :mod:`gdlab.kernels.codes` and the records of :mod:`gdlab.kerne
   GIL; BLAS is held to one thread inside them) and summed in block order: the same
   result on every run, whatever the thread count;
 * a float32 model keeps X, θ and the optimizer state in float32 (θ rounded at every
-  step, as the reference executor does) and computes each step in float64.
+  step, as the reference executor does); its blocks go through the layers in float32
+  (single-precision BLAS and activations, as the reference's), while each row's loss and
+  output delta, the row path and the gradient's sums run in float64.
 
 The two executors agree to about 1e-12 in float64 and 1e-5 in float32
 (``tests/test_executors_agree.py``); in float64 they differ only in the order of
