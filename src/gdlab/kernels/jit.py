@@ -16,10 +16,9 @@ Importing this module gives numba a cache folder when it would find none
 from __future__ import annotations
 
 import numba
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core.extending import intrinsic, overload
+from numba.core.extending import intrinsic
 
 from gdlab.kernels import stamp
 from gdlab.kernels.cache import fallback_dir
@@ -28,8 +27,7 @@ if (_FALLBACK := fallback_dir()) is not None:  # before any cached function is d
     numba.config.CACHE_DIR = str(_FALLBACK)
 stamp.install()  # the kernels' cache goes stale with any of their sources or codes
 
-__all__ = ["AHEAD", "HELPER", "LEAF", "NO_NRT", "PER_BLOCK", "PER_STEP", "as_float64",
-           "prefetch_row"]
+__all__ = ["AHEAD", "HELPER", "LEAF", "NO_NRT", "PER_BLOCK", "PER_STEP", "prefetch_row"]
 
 #: Options of the internal compiled functions (cached on disk, callable only from numba).
 PER_BLOCK = {"cache": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
@@ -71,17 +69,3 @@ def prefetch_row(X, r):
     for k in range(0, p, 8):
         _prefetch(X, r * p + k)
     _prefetch(X, r * p + p - 1)
-
-
-def as_float64(array):
-    """The array itself if it holds float64, else a float64 copy (for BLAS products)."""
-    return np.asarray(array, dtype=np.float64)
-
-
-@overload(as_float64, jit_options={"cache": True})
-def _as_float64(array):
-    """Decided by the type, when numba compiles: a float32 model's θ and X blocks are
-    converted before a matrix product with the float64 buffers (nothing for float64)."""
-    if array.dtype == types.float64:
-        return lambda array: array
-    return lambda array: array.astype(np.float64)
