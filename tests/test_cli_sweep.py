@@ -86,3 +86,105 @@ def test_bad_arguments():
     uncompiled = gd.Sequential([gd.Dense(1)], input_dim=1)
     with pytest.raises(ValueError, match="compiled"):
         learning_rate_sweep(uncompiled, X, y, [0.1], epochs=1)
+
+
+# --- gdlab lr-sweep --stream, and a ParquetSource in learning_rate_sweep -------------------
+def _run(argv, capsys):
+    from gdlab.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def claims(tmp_path_factory):
+    from test_cli_out_of_core import write_folder
+
+    return write_folder(tmp_path_factory.mktemp("sweep") / "claims")  # 3 files, 12 groups
+
+
+SWEEP = ["--target", "claims", "--exposure", "exposure", "--model", "poisson",
+         "--hidden", "3", "--activation", "tanh", "--epochs", "4", "--batch-size", "full",
+         "--learning-rates", "0.01,0.3,30", "--quiet"]
+
+
+def test_a_streamed_sweep_writes_the_in_memory_sweep(claims, tmp_path, capsys):
+    code, _, err = _run(["lr-sweep", claims, *SWEEP, "--stream", "--out", tmp_path / "s"],
+                        capsys)
+    assert code == 0, err
+    code, _, err = _run(["lr-sweep", claims, *SWEEP, "--out", tmp_path / "m"], capsys)
+    assert code == 0, err
+    streamed = pd.read_csv(tmp_path / "s" / "sweep.csv")
+    memory = pd.read_csv(tmp_path / "m" / "sweep.csv")
+    assert list(streamed.columns) == COLUMNS and len(streamed) == 3
+    for column in ("initial_loss", "final_loss", "best_loss"):
+        np.testing.assert_allclose(streamed[column], memory[column], rtol=1e-9, atol=0)
+    exact = ["learning_rate", "steps_run", "diverged", "diverged_epoch", "diverged_step",
+             "verdict"]
+    pd.testing.assert_frame_equal(streamed[exact], memory[exact])
+    assert streamed["verdict"].tolist() == ["too small", "good", "too large"]
+    for rate in ("0.01", "0.3", "30"):
+        a = pd.read_csv(tmp_path / "s" / f"history_lr={rate}.csv")
+        b = pd.read_csv(tmp_path / "m" / f"history_lr={rate}.csv")
+        np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-9)
+    assert (tmp_path / "s" / "learning_rates.png").stat().st_size > 1000
+    report = (tmp_path / "s" / "report.html").read_text()
+    assert "<td>streamed</td>" in report and "Largest stable learning rate" in report
+
+
+def test_the_streamed_stability_note_is_the_in_memory_note(claims):
+    """All rows within max_rows: power iteration on the same rows; a linear model's MSE
+    beyond it: the exact bound from the Gram matrix summed in one pass."""
+    from gdlab.cli.streamed_metrics import streamed_stability_note
+    from gdlab.train.stability import stability_note
+
+    frame = pd.read_parquet(claims)
+    rates = [0.01, 0.1, 1.0]
+    for loss, exposure, max_rows in (("poisson", "exposure", 100_000), ("mse", None, 100)):
+        source = gd.ParquetSource(claims, target="claims", exposure=exposure)
+        source.require_preprocessor()
+        X = source.preprocessor.transform(frame)
+        m = gd.Sequential([gd.Dense(1, activation="exponential" if loss == "poisson"
+                                    else "linear")], input_dim=X.shape[1], seed=1)
+        m.compile(loss=loss)
+        e = None if exposure is None else frame[exposure].to_numpy()
+        expected = stability_note(m, X, frame["claims"].to_numpy(), exposure=e, rates=rates)
+        assert streamed_stability_note(m, source, rates, max_rows=max_rows) == expected
+
+
+def test_learning_rate_sweep_streams_a_parquet_source(claims):
+    """An unbuilt model takes the source's encoded width; the table is the in-memory one."""
+    frame = pd.read_parquet(claims)
+    source = gd.ParquetSource(claims, target="claims", exposure="exposure")
+    m = gd.Sequential([gd.Dense(1, activation="exponential")], seed=3)
+    m.compile(loss="poisson")
+    streamed = learning_rate_sweep(m, source, None, [0.05, 0.5], epochs=3, executor="numpy")
+    assert not m.built and source.preprocessor is not None
+    X = source.preprocessor.transform(frame)
+    memory = learning_rate_sweep(m, X, frame["claims"].to_numpy(), [0.05, 0.5], epochs=3,
+                                 exposure=frame["exposure"].to_numpy(), executor="numpy")
+    np.testing.assert_allclose(streamed.table["final_loss"], memory.table["final_loss"],
+                               rtol=1e-9)
+    with pytest.raises(ValueError, match="exposure cannot be given with a ParquetSource"):
+        learning_rate_sweep(m, source, None, [0.1], epochs=1, exposure=np.ones(2400))
+
+
+def test_bad_streamed_sweeps_are_one_line_errors(claims, tmp_path, capsys):
+    pd.DataFrame({"x": [1.0, 2.0], "y": [1.0, 2.0]}).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = _run(["lr-sweep", tmp_path / "t.csv", "--target", "y", "--learning-rates",
+                         "0.1", "--stream", "--out", tmp_path / "a"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--stream read Parquet" in err and "t.csv is not" in err
+    code, _, err = _run(["lr-sweep", claims, "--target", "claims", "--features", "age,colour",
+                         "--learning-rates", "0.1", "--stream", "--out", tmp_path / "b"],
+                        capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no feature column 'colour'" in err and "part-0.parquet" in err
+    code, _, err = _run(["lr-sweep", claims, "--target", "claim_count", "--learning-rates",
+                         "0.1", "--stream", "--out", tmp_path / "c"], capsys)
+    assert code == 2 and "'claim_count'" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.joinpath(name).exists() for name in "abc")

@@ -61,13 +61,17 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
 def _cmd_lr_sweep(args: argparse.Namespace) -> None:
     from gdlab.cli.fitting import load_dataset, model_for, run_sweep
-    from gdlab.cli.outofcore import dask_client
+    from gdlab.cli.outofcore import dask_client, run_streamed_sweep, wants_streaming
 
     folder = RunFolder(args.out, force=args.force)
-    data = load_dataset(args)
-    model = model_for(args, data, args.learning_rates[0])
-    with folder as tmp, dask_client(args.dask) as client:  # --dask: each rate a task
-        table = run_sweep(args, data, model, tmp, client=client)
+    if wants_streaming(args, dask_streams=False):  # --stream, Parquet beyond --memory-limit
+        with folder as tmp:
+            table = run_streamed_sweep(args, tmp)
+    else:
+        data = load_dataset(args)
+        model = model_for(args, data, args.learning_rates[0])
+        with folder as tmp, dask_client(args.dask) as client:  # --dask: each rate a task
+            table = run_sweep(args, data, model, tmp, client=client)
     _say(args, table.to_string(index=False))
     _say(args, table.attrs["stability_note"])
     _say(args, f"Wrote {args.out}/ (sweep.csv, learning_rates.png, report.html).")

@@ -5,12 +5,17 @@ row group (:class:`gdlab.io.parquet.ParquetSource`) when ``--stream`` is given, 
 the table would need more than ``--memory-limit`` in memory: rows × used columns × 8
 bytes × 3 (the table, the encoded inputs and the fit's copies). The validation rows are
 then whole row groups, drawn from ``--seed`` (about ``--validation-split`` of the rows).
+metrics.json holds the in-memory run's metrics, computed in passes over the chunks
+(:mod:`gdlab.cli.streamed_metrics`).
+``gdlab lr-sweep DATA --stream`` (or beyond ``--memory-limit``) trains each rate on the
+streamed source.
 
 ``--dask ADDRESS`` uses a running scheduler, ``--dask local:N`` starts a ``LocalCluster``
 of N worker processes (one thread each) for the command: ``fit`` reads DATA on the workers
 (``dask.dataframe``), encodes it there with the preprocessing fitted in one streaming
 pass, and trains on the Dask arrays (full batch: the gradient is computed where the rows
-are); ``lr-sweep`` runs each learning rate as a task.
+are); ``lr-sweep`` runs each learning rate as a task (on the data sent to the workers,
+or, with ``--stream``, streaming DATA on the worker).
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gdlab.cli.presets import build_model, optimizer_from_name
+from gdlab.cli.presets import LOG_LINK, build_model, optimizer_from_name
 from gdlab.cli.runs import CommandError
+from gdlab.cli.streamed_metrics import streamed_metrics, streamed_stability_note
 from gdlab.io.parquet import ParquetSource
 from gdlab.io.preprocessing import encode_target
 from gdlab.train.callbacks import DivergenceWarning, EarlyStopping, ProgressBar
+from gdlab.train.sweep import learning_rate_sweep
 
-__all__ = ["dask_client", "run_streamed_fit", "wants_streaming"]
+__all__ = ["dask_client", "run_streamed_fit", "run_streamed_sweep", "wants_streaming"]
+
 
 def _is_parquet_set(data: str) -> bool:
     path = Path(data)
@@ -43,14 +51,18 @@ def _is_parquet_set(data: str) -> bool:
             or path.suffix.lower() in (".parquet", ".pq"))
 
 
-def wants_streaming(args: argparse.Namespace) -> bool:
-    """Whether ``gdlab fit`` streams DATA (or sends it to Dask) rather than reading it."""
-    if not (args.stream or args.dask or (args.memory_limit and _is_parquet_set(args.data))):
+def wants_streaming(args: argparse.Namespace, *, dask_streams: bool = True) -> bool:
+    """Whether ``gdlab fit`` (``lr-sweep``) streams DATA (or sends it to Dask) rather than
+    reading it. ``dask_streams=False`` (lr-sweep): ``--dask`` alone keeps DATA in memory,
+    sent to the workers; only ``--stream`` and ``--memory-limit`` stream."""
+    dask = bool(args.dask) and dask_streams
+    if not (args.stream or dask or (args.memory_limit and _is_parquet_set(args.data))):
         return False
     if not _is_parquet_set(args.data):
-        raise CommandError(f"--stream and --dask read Parquet (a file, a folder or a glob); "
+        flags = "--stream and --dask" if dask_streams else "--stream"
+        raise CommandError(f"{flags} read Parquet (a file, a folder or a glob); "
                            f"{args.data} is not. Convert it to Parquet first.")
-    if args.stream or args.dask:
+    if args.stream or dask:
         return _can_stream(args)
     source = ParquetSource(args.data)
     used = len(args.features or source.features) + 2
@@ -138,24 +150,50 @@ def _on_dask(source: ParquetSource, train: ParquetSource, client: Any) -> tuple[
         return pd.DataFrame(columns, columns=names)
 
     meta = pd.DataFrame({name: pd.Series(dtype=float) for name in names})
-    table = frame.map_partitions(encode, meta=meta).to_dask_array(lengths=True)
+    encoded = frame.map_partitions(encode, meta=meta)
+    # optimised first: dask-expr may fuse small projected partitions when it computes
+    # the lengths, which then no longer match the unoptimised partitions
+    encoded = encoded.optimize() if hasattr(encoded, "optimize") else encoded
+    table = encoded.to_dask_array(lengths=True)
     k = len(preprocessing.feature_names)
     return table[:, :k], table[:, k], table[:, k + 1] if source.exposure else None
 
 
-def run_streamed_fit(args: argparse.Namespace, folder: Path) -> str:
-    """Train on streamed Parquet (or on Dask); write the run folder; return a summary."""
+def _source_and_model(args: argparse.Namespace,
+                      learning_rate: float) -> tuple[ParquetSource, Any, list[Any] | None]:
+    """The source of DATA (its preprocessing fitted in one streaming pass, on all rows, as
+    ``gdlab fit`` fits it) and the preset model at ``learning_rate``; the classes."""
+    if args.exposure and args.model not in (*LOG_LINK, "linear"):
+        raise CommandError(f"--exposure is for rate models (poisson, gamma, tweedie, linear), "
+                           f"not --model {args.model}.")
     source = ParquetSource(args.data, target=args.target, features=args.features,
                            exposure=args.exposure, categorical=args.categorical)
     columns = _columns(source, [c for c in (args.target, args.exposure) if c])
     y, exposure = columns[args.target], columns.get(args.exposure)
     encode_target(pd.Series(y, name=args.target), args.model)  # the kind's checks
     classes = sorted(set(y.tolist())) if args.model in ("logistic", "softmax") else None
-    source.require_preprocessor()  # one streaming pass, on all rows (as gdlab fit does)
+    source.require_preprocessor()
     model = build_model(args.model, source.n_features, y, exposure=exposure,
                         n_classes=len(classes or []), hidden=args.hidden,
                         activation=args.activation, seed=args.seed, power=args.power,
-                        optimizer=optimizer_from_name(args.optimizer, args.learning_rate))
+                        optimizer=optimizer_from_name(args.optimizer, learning_rate))
+    return source, model, classes
+
+
+def _prefixed(prefix: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{key}": value for key, value in metrics.items()}
+
+
+def run_streamed_fit(args: argparse.Namespace, folder: Path) -> str:
+    """Train on streamed Parquet (or on Dask); write the run folder; return a summary.
+
+    metrics.json holds the in-memory run's keys (:func:`gdlab.cli.fitting.metrics_for`),
+    computed in passes over the chunks (:mod:`gdlab.cli.streamed_metrics`): ``train_*``
+    on the training row groups, ``val_*`` on the validation ones (a Dask fit has none).
+    """
+    from gdlab.cli.fitting import _summary_text
+
+    source, model, classes = _source_and_model(args, args.learning_rate)
     train, validation = _split(source, args.validation_split, args.seed)
     callbacks: list[Any] = [] if args.quiet else [ProgressBar(args.epochs, stream=sys.stdout)]
     if args.early_stopping:
@@ -168,11 +206,11 @@ def run_streamed_fit(args: argparse.Namespace, folder: Path) -> str:
                             batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                             validation_data=validation, callbacks=callbacks, verbose=0,
                             executor=args.executor)
-        metrics = {"train_loss": float(_loss(model.evaluate(*data[:2], exposure=(
-            data[2:3] or [None])[0])))}
+        seconds = time.perf_counter() - start
+        metrics = _prefixed("train_", streamed_metrics(model, args.model,
+                                                       data if client is not None else train))
     if validation is not None:
-        metrics["val_loss"] = float(_loss(model.evaluate(validation)))
-    seconds = time.perf_counter() - start
+        metrics.update(_prefixed("val_", streamed_metrics(model, args.model, validation)))
     if history.diverged:
         print(f"gdlab fit: warning: {history.diverged['message']}", file=sys.stderr, flush=True)
     _write(args, model, history, metrics, classes, folder, seconds,
@@ -181,14 +219,53 @@ def run_streamed_fit(args: argparse.Namespace, folder: Path) -> str:
             "validation rows": 0 if validation is None else validation.n_rows,
             "mode": f"Dask ({args.dask})" if args.dask else "streamed"},
            source.preprocessor)
-    return (f"train loss {metrics['train_loss']:.6g}"
-            + (f", validation loss {metrics['val_loss']:.6g}" if "val_loss" in metrics else "")
-            + f"\nTrained {len(history.epoch)} epoch(s) in {seconds:.1f} s "
-              f"({'on Dask' if args.dask else 'streamed'}).")
+    return (_summary_text(metrics, history, seconds).removesuffix(".")
+            + f" ({'on Dask' if args.dask else 'streamed'}).")
 
 
-def _loss(value: Any) -> float:
-    return value["loss"] if isinstance(value, dict) else value
+def run_streamed_sweep(args: argparse.Namespace, folder: Path) -> pd.DataFrame:
+    """``gdlab lr-sweep --stream``: each rate trained on the streamed source (with
+    ``--dask``, each rate a task that streams DATA on a worker); the files of the
+    in-memory sweep (:func:`gdlab.cli.fitting.run_sweep`). Returns the table to print."""
+    from matplotlib import pyplot
+
+    from gdlab.show import plots, report
+
+    source, model, _ = _source_and_model(args, args.learning_rates[0])
+    start = time.perf_counter()
+    with dask_client(args.dask) as client:
+        result = learning_rate_sweep(model, source, None, args.learning_rates,
+                                     epochs=args.epochs, batch_size=args.batch_size,
+                                     seed=args.seed, optimizer=args.optimizer,
+                                     executor=args.executor, client=client)
+    seconds = time.perf_counter() - start
+    result.table.to_csv(folder / "sweep.csv", index=False)
+    for rate, history in result.histories.items():
+        history.to_frame().to_csv(folder / f"history_lr={rate:g}.csv", index=False)
+    figure = plots.plot_sweep(result)
+    figure.savefig(folder / "learning_rates.png", dpi=100)
+    note = streamed_stability_note(model, source, args.learning_rates)
+    result.table.attrs["stability_note"] = note  # printed by the command
+    preprocessing = source.preprocessor
+    run = report.Run(
+        title=f"gdlab lr-sweep: {args.model} model of {args.target}",
+        data_summary={"file": str(args.data), "rows": source.n_rows,
+                      "files": len(source.files), "row groups": len(source.pieces),
+                      "target": args.target, "exposure": args.exposure or "—",
+                      "features": ", ".join(preprocessing.features),
+                      "encoded columns": len(preprocessing.feature_names),
+                      "mode": f"streamed, Dask ({args.dask})" if args.dask else "streamed"},
+        model_summary={"preset": args.model, "loss": repr(model.loss),
+                       "optimizer": repr(model.optimizer), "parameters": model.n_params},
+        settings={"learning rates": ", ".join(f"{r:g}" for r in args.learning_rates),
+                  "optimizer": args.optimizer, "batch size": args.batch_size,
+                  "epochs": args.epochs, "seed": args.seed, "largest stable η": note},
+        sweep_table=result.table,
+        figures={"Training loss per epoch at each learning rate": figure},
+        timing={"sweep": seconds})
+    report.write_report(folder / "report.html", run)
+    pyplot.close(figure)
+    return report.counted_from_one(result.table)
 
 
 def _write(args: argparse.Namespace, model: Any, history: Any, metrics: dict[str, float],

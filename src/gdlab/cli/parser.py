@@ -141,11 +141,12 @@ def _add_data_options(parser: argparse.ArgumentParser, *, epochs: int, optimizer
 def _add_out_of_core_options(parser: argparse.ArgumentParser) -> None:
     """--stream, --memory-limit, --dask (:mod:`gdlab.cli.outofcore`)."""
     parser.add_argument("--stream", action="store_true",
-                        help="fit: read Parquet DATA row group by row group (out of core)")
+                        help="read Parquet DATA row group by row group (out of core)")
     parser.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
-                        help="fit: stream Parquet DATA needing more than SIZE (e.g. 4GB)")
+                        help="stream Parquet DATA needing more than SIZE (e.g. 4GB)")
     parser.add_argument("--dask", metavar="ADDRESS|local:N",
-                        help="a Dask scheduler, or local:N worker processes")
+                        help="a Dask scheduler, or local:N worker processes (lr-sweep: "
+                             "each rate a task; with --stream it streams DATA there)")
 
 
 def build_parser() -> argparse.ArgumentParser:

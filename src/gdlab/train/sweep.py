@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gdlab._checks import UserError, check_positive_number
+from gdlab.io.chunks import is_dask
 from gdlab.io.data import check_X
 from gdlab.optim import optimizers as optimizers_module
 from gdlab.train.callbacks import DivergenceWarning, History
@@ -80,8 +81,22 @@ def _template(model: Any, X: Any) -> Any:
     if model.built:
         return model
     template = model_from_config(model.get_config())
-    template.build(check_X(X).shape[1])
+    template.build(X.n_features if _is_source(X) else check_X(X).shape[1])
     return template
+
+
+def _is_source(X: Any) -> bool:
+    """Whether X is a ParquetSource (data read in chunks, with its columns named)."""
+    return hasattr(type(X), "full_batch_sums") and not is_dask(X)
+
+
+def _prepare_source(model: Any, X: Any) -> None:
+    """A ParquetSource's encoding, fixed before the runs so that each run (each task)
+    encodes as the others: the model's own preprocessing if it keeps one (a model fitted
+    on a source), else fitted now in one streaming pass."""
+    if X.preprocessor is None and getattr(model, "preprocessing", None) is not None:
+        X.preprocessor = model.preprocessing
+    X.require_preprocessor()
 
 
 def _loss(model: Any, X: Any, y: Any, fit_args: dict[str, Any]) -> float:
@@ -159,7 +174,10 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
     model : Sequential
         A compiled model (its loss is used; its optimizer kind is replaced by
         ``optimizer``). Its θ is θ₀ for every run; the model is not modified.
-    X : array-like of shape (n, p)
+    X : array-like of shape (n, p), or a ParquetSource
+        A :class:`~gdlab.io.parquet.ParquetSource` is streamed by every run (y,
+        sample_weight and exposure are then its columns: leave them None); its encoding
+        is fitted once, before the runs (or is the model's, if it keeps one).
     y : array-like of shape (n,) or (n, k)
     learning_rates : sequence of float
         Each > 0; the table is sorted by rate.
@@ -175,7 +193,9 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
         Passed to :meth:`~gdlab.train.model.Sequential.fit`.
     client : distributed.Client, optional
         Run each learning rate as a task on this Dask cluster (the same results as
-        locally); see :func:`gdlab.train.distributed.sweep_on_cluster`.
+        locally); see :func:`gdlab.train.distributed.sweep_on_cluster`. A ParquetSource
+        is sent as its description: each task streams the files on its worker, which
+        must see the same paths.
 
     Returns
     -------
@@ -195,6 +215,8 @@ def learning_rate_sweep(model: Any, X: Any, y: Any, learning_rates: Sequence[flo
                    for r in learning_rates)
     if not rates:
         raise UserError("learning_rates is empty; give at least one rate, e.g. [0.01, 0.1].")
+    if _is_source(X):
+        _prepare_source(model, X)
     template = _template(model, X)
     fit_args = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
                 "sample_weight": sample_weight, "exposure": exposure, "executor": executor}
