@@ -46,7 +46,7 @@ from gdlab.train.scores import accuracy
 from gdlab.train.sweep import learning_rate_sweep
 
 __all__ = ["Dataset", "fold_offset", "load_dataset", "metrics_for", "model_for", "run_fit",
-           "run_sweep"]
+           "run_sweep", "write_sweep"]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -295,6 +295,17 @@ def _summary_text(metrics: dict[str, float], history: History, seconds: float) -
     return "\n".join(lines)
 
 
+def write_sweep(folder: Path, result: Any) -> Figure:
+    """Write a sweep's table (``sweep.csv``), each rate's history and the picture
+    (``learning_rates.png``) into ``folder``; return the figure."""
+    result.table.to_csv(folder / "sweep.csv", index=False)
+    for rate, history in result.histories.items():
+        history.to_frame().to_csv(folder / f"history_lr={rate:g}.csv", index=False)
+    figure = plots.plot_sweep(result)
+    figure.savefig(folder / "learning_rates.png", dpi=100)
+    return figure
+
+
 def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
               folder: Path, client: Any = None) -> pd.DataFrame:
     """The learning-rate sweep: sweep.csv, one history per rate, the figure, report.html.
@@ -311,11 +322,7 @@ def run_sweep(args: argparse.Namespace, data: Dataset, model: Sequential,
                                  optimizer=args.optimizer, executor=args.executor,
                                  client=client)
     seconds = time.perf_counter() - start
-    result.table.to_csv(folder / "sweep.csv", index=False)
-    for rate, history in result.histories.items():
-        history.to_frame().to_csv(folder / f"history_lr={rate:g}.csv", index=False)
-    figure = plots.plot_sweep(result)
-    figure.savefig(folder / "learning_rates.png", dpi=100)
+    figure = write_sweep(folder, result)
     data_summary, model_summary = _summaries(args, data, model, data.rows, 0)
     from gdlab.train.stability import stability_note
 

@@ -229,7 +229,8 @@ def run_streamed_sweep(args: argparse.Namespace, folder: Path) -> pd.DataFrame:
     in-memory sweep (:func:`gdlab.cli.fitting.run_sweep`). Returns the table to print."""
     from matplotlib import pyplot
 
-    from gdlab.show import plots, report
+    from gdlab.cli.fitting import write_sweep
+    from gdlab.show import report
 
     source, model, _ = _source_and_model(args, args.learning_rates[0])
     start = time.perf_counter()
@@ -239,11 +240,7 @@ def run_streamed_sweep(args: argparse.Namespace, folder: Path) -> pd.DataFrame:
                                      seed=args.seed, optimizer=args.optimizer,
                                      executor=args.executor, client=client)
     seconds = time.perf_counter() - start
-    result.table.to_csv(folder / "sweep.csv", index=False)
-    for rate, history in result.histories.items():
-        history.to_frame().to_csv(folder / f"history_lr={rate:g}.csv", index=False)
-    figure = plots.plot_sweep(result)
-    figure.savefig(folder / "learning_rates.png", dpi=100)
+    figure = write_sweep(folder, result)
     note = streamed_stability_note(model, source, args.learning_rates)
     result.table.attrs["stability_note"] = note  # printed by the command
     preprocessing = source.preprocessor
