@@ -13,18 +13,9 @@ import pandas as pd
 import pytest
 
 import gdlab as gd
+from _cli import run
 from gdlab.cli import main
 from gdlab.train.saving import load_saved
-
-
-def run(argv, capsys):
-    """Run the command; return (exit status, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse (bad flags, --help)
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def table(n=240, seed=0):

@@ -10,21 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdlab.cli import main
+from _cli import run
 from gdlab.cli.fitting import metrics_for
 from gdlab.cli.outofcore import _split
 from gdlab.cli.parser import memory_size
 from gdlab.io.parquet import ParquetSource
 from gdlab.train.saving import load_saved
-
-
-def run(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_folder(path):

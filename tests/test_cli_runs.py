@@ -10,18 +10,9 @@ import pandas as pd
 import pytest
 
 import gdlab as gd
-from gdlab.cli import main
+from _cli import run
 from gdlab.cli.fitting import metrics_for
 from gdlab.train.saving import load_saved
-
-
-def run(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def exact_rates(n=50, seed=0):

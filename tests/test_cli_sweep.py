@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import gdlab as gd
+from _cli import run
 from gdlab.train.sweep import COLUMNS, learning_rate_sweep, verdicts
 
 
@@ -89,15 +90,6 @@ def test_bad_arguments():
 
 
 # --- gdlab lr-sweep --stream, and a ParquetSource in learning_rate_sweep -------------------
-def _run(argv, capsys):
-    from gdlab.cli import main
-
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +105,10 @@ SWEEP = ["--target", "claims", "--exposure", "exposure", "--model", "poisson",
 
 
 def test_a_streamed_sweep_writes_the_in_memory_sweep(claims, tmp_path, capsys):
-    code, _, err = _run(["lr-sweep", claims, *SWEEP, "--stream", "--out", tmp_path / "s"],
+    code, _, err = run(["lr-sweep", claims, *SWEEP, "--stream", "--out", tmp_path / "s"],
                         capsys)
     assert code == 0, err
-    code, _, err = _run(["lr-sweep", claims, *SWEEP, "--out", tmp_path / "m"], capsys)
+    code, _, err = run(["lr-sweep", claims, *SWEEP, "--out", tmp_path / "m"], capsys)
     assert code == 0, err
     streamed = pd.read_csv(tmp_path / "s" / "sweep.csv")
     memory = pd.read_csv(tmp_path / "m" / "sweep.csv")
@@ -175,16 +167,16 @@ def test_learning_rate_sweep_streams_a_parquet_source(claims):
 
 def test_bad_streamed_sweeps_are_one_line_errors(claims, tmp_path, capsys):
     pd.DataFrame({"x": [1.0, 2.0], "y": [1.0, 2.0]}).to_csv(tmp_path / "t.csv", index=False)
-    code, _, err = _run(["lr-sweep", tmp_path / "t.csv", "--target", "y", "--learning-rates",
+    code, _, err = run(["lr-sweep", tmp_path / "t.csv", "--target", "y", "--learning-rates",
                          "0.1", "--stream", "--out", tmp_path / "a"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "--stream read Parquet" in err and "t.csv is not" in err
-    code, _, err = _run(["lr-sweep", claims, "--target", "claims", "--features", "age,colour",
+    code, _, err = run(["lr-sweep", claims, "--target", "claims", "--features", "age,colour",
                          "--learning-rates", "0.1", "--stream", "--out", tmp_path / "b"],
                         capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no feature column 'colour'" in err and "part-0.parquet" in err
-    code, _, err = _run(["lr-sweep", claims, "--target", "claim_count", "--learning-rates",
+    code, _, err = run(["lr-sweep", claims, "--target", "claim_count", "--learning-rates",
                          "0.1", "--stream", "--out", tmp_path / "c"], capsys)
     assert code == 2 and "'claim_count'" in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.joinpath(name).exists() for name in "abc")
