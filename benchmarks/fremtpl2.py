@@ -9,27 +9,30 @@ deviance ×100 in and out of sample, and the average frequency
 :math:`\sum_i \hat\mu_i / \sum_i e_i` on the test rows. It fits
 
 * ``homogeneous``: one frequency, :math:`\hat\lambda = \sum N / \sum e`;
-* ``glm``: the study's Poisson GLM (its feature engineering below), by full-batch
-  gradient descent, checked against statsmodels' IRLS fit on the same split;
+* ``glm``: the study's Poisson GLM (features below), by full-batch gradient descent,
+  checked against statsmodels' IRLS fit on the same split;
 * ``nn_one_hot``: tanh (20, 15, 10), exponential output, VehBrand and Region one-hot;
 * ``nn_embedding``: the same with 2-dimensional embeddings of VehBrand and Region;
 * ``cann``: the GLM frozen as an offset plus the embedding network, starting at the GLM.
 
 Networks use Nadam, batches of 10,000, and start at the homogeneous model (output layer
-W = 0, b = log λ̂); the seeds change their initial weights and batch order. Results go
+W = 0, b = log λ̂); the seeds change their initial weights and batch order. Every fit uses
+``executor="auto"`` (``--executor`` overrides it) and records which executor ran; the fits
+run one after another in this process (a compiled fit uses every core itself). Results go
 to ``DIR/results.json`` (per model: ``train_deviance_x100``, ``test_deviance_x100``,
-``average_frequency`` with mean, std and per-seed values, ``parameters``, ``seconds``)
-and ``DIR/table.md``; ``--doc`` writes the documentation page with the paper's table.
+``average_frequency``, ``learning_balance`` = Σμ̂/ΣN on the learning rows, with mean, std
+and per-seed values; ``parameters``, ``seconds``, ``executor``) and ``DIR/table.md``;
+``--doc`` writes the documentation page. ``--validation`` holds out a seeded 10 % of the
+learning rows instead of the test rows (unused): the runs that choose the schedule, shown
+on the page by ``--validation-results``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,11 +45,7 @@ from benchmarks import fremtpl2_report as report
 COLUMNS = ("ClaimNb", "Exposure", "Area", "VehPower", "VehAge", "DrivAge", "BonusMalus",
            "VehBrand", "VehGas", "Density", "Region")
 MODELS = ("homogeneous", "glm", "nn_one_hot", "nn_embedding", "cann")
-#: for these shapes (10,000-row batches; the GLM's full batch of ~610,000 × 48) NumPy with
-#: one BLAS thread per process was faster than the compiled executor on the 2-core machine
-#: (2.6 s against 3.8 s per epoch of the one-hot network, 0.10 s against 0.15 s per GLM
-#: step), and the compiled executor does not take embeddings
-EXECUTOR = "numpy"
+NETWORKS = report.NETWORKS  #: fitted in this order for each seed
 
 
 @dataclass
@@ -55,15 +54,15 @@ class Settings:
 
     hidden: tuple[int, ...] = (20, 15, 10)
     batch_size: int = 10_000
-    epochs: int = 50
-    learning_rate: float = 0.006  #: decays exponentially to 5 % of it over the epochs
-    cann_epochs: int = 40
+    epochs: int = 120
+    learning_rate: float = 0.006  #: decays exponentially to ``final_fraction`` of it
+    cann_epochs: int = 120
     cann_learning_rate: float = 0.005
-    final_fraction: float = 0.05  #: η at the last step / η at the first
+    final_fraction: float = 0.005  #: η at the last step / η at the first (the balance: docs)
     glm_steps: int = 300
     glm_learning_rate: float = 0.05
     dtype: str = "float32"  #: the networks' (the GLM computes in float64)
-    workers: int = 2  #: processes fitting networks side by side, one BLAS thread each
+    executor: str = "auto"  #: fit(executor=...): "auto" (gdlab's default), "numpy", "compiled"
     split_seed: int = 0
 
 
@@ -181,7 +180,7 @@ def fit_glm(X: np.ndarray, y: np.ndarray, e: np.ndarray, settings: Settings) -> 
                                    decay_rate=0.05)
     glm.compile(loss="poisson", optimizer=gd.Nadam(schedule))
     glm.fit(X, y, exposure=e, batch_size="full", epochs=settings.glm_steps, verbose=0,
-            executor=EXECUTOR)
+            executor=settings.executor)
     return glm
 
 
@@ -200,7 +199,7 @@ def statsmodels_check(X_train: np.ndarray, y: np.ndarray, e: np.ndarray,
 
 @dataclass
 class Study:
-    """One run's data, prepared once (forked workers share it): rows, designs, the GLM."""
+    """One run's data, prepared once: rows, designs, the GLM."""
 
     frame: pd.DataFrame
     train: np.ndarray
@@ -212,17 +211,16 @@ class Study:
     glm: gd.Sequential | None = None
 
 
-_STUDY: list[Study] = []  #: the study of the running table (read by the worker processes)
-
-
 def _evaluate(predict, study: Study) -> dict[str, float]:
-    """Deviances ×100 in and out of sample and the test rows' average frequency;
+    r"""Deviances ×100 in and out of sample, the test rows' average frequency and the
+    balance on the learning rows, :math:`\sum_i \hat\mu_i / \sum_i N_i`;
     ``predict(rows)`` gives μ = e · ŷ for those rows."""
     y, train, test = study.y, study.train, study.test
     mu_train, mu_test = predict(train), predict(test)
     return {"train_deviance_x100": deviance_x100(y[train], mu_train),
             "test_deviance_x100": deviance_x100(y[test], mu_test),
-            "average_frequency": float(mu_test.sum() / study.e[test].sum())}
+            "average_frequency": float(mu_test.sum() / study.e[test].sum()),
+            "learning_balance": float(mu_train.sum() / y[train].sum())}
 
 
 def _balanced(model: gd.Sequential, X: np.ndarray, exposure: np.ndarray, study: Study) -> dict:
@@ -235,6 +233,11 @@ def _balanced(model: gd.Sequential, X: np.ndarray, exposure: np.ndarray, study: 
     model.restore(snapshot)
     return {"balanced_average_frequency": float(mu.sum() / study.e[test].sum()),
             "balanced_test_deviance_x100": deviance_x100(study.y[test], mu)}
+
+
+def _executor(model: gd.Sequential) -> dict[str, str]:
+    """Which executor ran the last fit of ``model`` and why (``history.params``)."""
+    return {key: model.history.params[key] for key in ("executor", "executor_reason")}
 
 
 def network(inputs: gd.Inputs | None, p: int, settings: Settings, seed: int) -> gd.Sequential:
@@ -251,78 +254,64 @@ def _nadam(settings: Settings, learning_rate: float, epochs: int, n_rows: int) -
                                         decay_rate=settings.final_fraction))
 
 
-def fit_network(name: str, seed: int) -> tuple[str, int, dict]:
+def fit_network(study: Study, name: str, seed: int) -> dict:
     """Fit and evaluate one network of the table (``nn_one_hot``, ``nn_embedding``,
-    ``cann``) for one seed, in this process or a worker."""
+    ``cann``) for one seed."""
     from threadpoolctl import threadpool_limits
 
-    study, start = _STUDY[0], time.perf_counter()
+    start = time.perf_counter()
     s, y, e, train = study.settings, study.y, study.e, study.train
     X, inputs = network_design(study.frame, embeddings=name != "nn_one_hot")
     net = network(inputs, X.shape[1], s, seed)
-    with threadpool_limits(1):  # 10,000-row matrices: a second BLAS thread costs more than it gives
-        if name == "cann":
-            model = gd.cann(study.glm, net)  # type: ignore[arg-type]
-            model.compile(loss="poisson", optimizer=_nadam(s, s.cann_learning_rate,
-                                                           s.cann_epochs, train.size))
-            exposure = model.offset_exposure(X, glm_X=study.G, exposure=e)  # e · μ_GLM
-            net.fit(X[train], y[train], exposure=exposure[train], batch_size=s.batch_size,
-                    epochs=s.cann_epochs, seed=seed, verbose=0, executor=EXECUTOR)
-        else:
-            _start_at(net, float(np.log(y[train].sum() / e[train].sum())))
-            net.compile(loss="poisson", optimizer=_nadam(s, s.learning_rate, s.epochs,
-                                                         train.size))
-            exposure = e
-            net.fit(X[train], y[train], exposure=e[train], batch_size=s.batch_size,
-                    epochs=s.epochs, seed=seed, verbose=0, executor=EXECUTOR)
-        seconds = time.perf_counter() - start
-        result = _evaluate(lambda rows: net.predict(X[rows], exposure=exposure[rows])[:, 0],
-                           study)
-        result.update(_balanced(net, X, exposure, study))
+    if name == "cann":
+        model = gd.cann(study.glm, net)  # type: ignore[arg-type]
+        epochs, rate = s.cann_epochs, s.cann_learning_rate
+        exposure = model.offset_exposure(X, glm_X=study.G, exposure=e)  # e · μ_GLM
+    else:
+        model, epochs, rate, exposure = net, s.epochs, s.learning_rate, e
+        _start_at(net, float(np.log(y[train].sum() / e[train].sum())))
+    model.compile(loss="poisson", optimizer=_nadam(s, rate, epochs, train.size))
+    with threadpool_limits(1):  # numpy executor, 10,000-row batches: one BLAS thread is faster
+        net.fit(X[train], y[train], exposure=exposure[train], batch_size=s.batch_size,
+                epochs=epochs, seed=seed, verbose=0, executor=s.executor)
+    seconds = time.perf_counter() - start
+    result = _evaluate(lambda rows: net.predict(X[rows], exposure=exposure[rows])[:, 0], study)
+    result.update(_balanced(net, X, exposure, study))
     extra = study.glm.n_params if name == "cann" else 0  # type: ignore[union-attr]
-    result.update(parameters=net.n_params + extra, seconds=seconds)
-    return name, seed, result
+    result.update(parameters=net.n_params + extra, seconds=seconds, **_executor(net))
+    return result
 
 
 def fit_glm_models(study: Study) -> dict[str, dict]:
     """The homogeneous model and the GLM (deterministic: once for all seeds)."""
-    from threadpoolctl import threadpool_limits
-
     y, e, train, G = study.y, study.e, study.train, study.G
     start = time.perf_counter()
     rate = y[train].sum() / e[train].sum()
     out = {"homogeneous": _evaluate(lambda rows: rate * e[rows], study)}
-    out["homogeneous"].update(parameters=1, seconds=time.perf_counter() - start)
-    with threadpool_limits(1):
-        start = time.perf_counter()
-        study.glm = fit_glm(G[train], y[train], e[train], study.settings)
-        seconds = time.perf_counter() - start
-        check = statsmodels_check(G[train], y[train], e[train], study.glm)
+    out["homogeneous"].update(parameters=1, seconds=time.perf_counter() - start,
+                              executor="none", executor_reason="closed form: ΣN / Σe")
+    start = time.perf_counter()
+    study.glm = fit_glm(G[train], y[train], e[train], study.settings)
+    seconds = time.perf_counter() - start
+    check = statsmodels_check(G[train], y[train], e[train], study.glm)
     out["glm"] = _evaluate(lambda rows: study.glm.predict(G[rows], exposure=e[rows])[:, 0],
                            study)
     out["glm"].update(_balanced(study.glm, G, e, study))
-    out["glm"].update(parameters=study.glm.n_params, seconds=seconds, statsmodels=check)
+    out["glm"].update(parameters=study.glm.n_params, seconds=seconds, statsmodels=check,
+                      **_executor(study.glm))
     return out
 
 
-def fit_all(study: Study, seeds: int) -> list[dict[str, dict]]:
-    """Every model for every seed: the GLM here, then the networks on ``workers``
-    processes (forked: they share the study), the longest first."""
+def fit_all(study: Study, seeds: int) -> tuple[list[dict[str, dict]], list[tuple]]:
+    """Every model for every seed, one fit after another in this process (a compiled fit
+    runs on every core itself); and (wall, CPU) seconds at each seed's end."""
     fixed = fit_glm_models(study)
-    tasks = [(name, seed) for seed in range(seeds)
-             for name in ("nn_one_hot", "cann", "nn_embedding")]
-    _STUDY[:] = [study]
-    workers = min(study.settings.workers, len(tasks))
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = list(pool.map(fit_network, *zip(*tasks, strict=True)))
-    else:
-        done = [fit_network(name, seed) for name, seed in tasks]
-    per_seed: list[dict[str, dict]] = [dict(fixed) for _ in range(seeds)]
-    for name, seed, result in done:
-        per_seed[seed][name] = result
-    return per_seed
+    per_seed, ends = [], []
+    for seed in range(seeds):
+        per_seed.append(dict(fixed) | {name: fit_network(study, name, seed)
+                                       for name in NETWORKS})
+        ends.append((time.perf_counter(), time.process_time()))
+    return per_seed, ends
 
 
 def split_spread(y: np.ndarray, e: np.ndarray, *, splits: int = 20) -> dict[str, float]:
@@ -339,52 +328,64 @@ def split_spread(y: np.ndarray, e: np.ndarray, *, splits: int = 20) -> dict[str,
             "std": float(np.std(values, ddof=1)), "min": min(values), "max": max(values)}
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished workers (user + system)."""
-    import resource
-
-    return sum(usage.ru_utime + usage.ru_stime for usage in (
-        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
-
-
 # --- the run ------------------------------------------------------------------------------
+def _rows(n: int, out: Path, test_rows: str | Path | None, settings: Settings,
+          validation: bool) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Learning rows, held-out rows (the test rows, or 10 % of the learning rows), row file."""
+    if test_rows is None:
+        test, rows_file = split_rows(n, settings.split_seed), out / "test_rows.txt"
+        np.savetxt(rows_file, test, fmt="%d")
+    else:
+        test, rows_file = read_rows(test_rows, n), Path(test_rows)
+    train = np.setdiff1d(np.arange(n), test)
+    if validation:
+        held_out = train[split_rows(train.size, settings.split_seed + 1)]
+        return np.setdiff1d(train, held_out), held_out, rows_file
+    return train, test, rows_file
+
+
+def _seconds(begin: tuple[float, float], ends: list[tuple[float, float]]) -> dict:
+    """Wall and CPU seconds of the whole table for the first seed (data, GLM and its
+    check, the three networks) and of each further seed; the load at the end."""
+    wall, cpu = (np.array([begin[k], *(end[k] for end in ends)]) for k in (0, 1))
+    further = {"further_seed": float(np.diff(wall[1:]).mean()),
+               "cpu_further_seed": float(np.diff(cpu[1:]).mean())} if len(ends) > 1 else {}
+    return {"first_seed": wall[1] - wall[0], "cpu_first_seed": cpu[1] - cpu[0], **further,
+            "total": time.perf_counter() - begin[0], "cpu_total": time.process_time() - begin[1],
+            "cpus": os.cpu_count(), "load_average_1min_at_end": os.getloadavg()[0]}
+
+
 def run(data: str | Path, out: str | Path, *, test_rows: str | Path | None = None,
-        seeds: int = 1, settings: Settings | None = None,
-        doc: str | Path | None = None) -> dict:
-    """The whole table: fit every model for each seed, write results.json and table.md."""
+        seeds: int = 1, settings: Settings | None = None, doc: str | Path | None = None,
+        validation: bool = False, validation_results: list[dict] | None = None) -> dict:
+    """The whole table: fit every model for each seed, write results.json and table.md
+    (and ``doc``, with a section on ``validation_results``: runs made with ``validation``)."""
     settings = settings or Settings()
-    begin, cpu_begin = time.perf_counter(), _cpu_seconds()
+    begin = time.perf_counter(), time.process_time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame = load(data)
-    if test_rows is None:
-        test = split_rows(len(frame), settings.split_seed)
-        rows_file = out / "test_rows.txt"
-        np.savetxt(rows_file, test, fmt="%d")
-    else:
-        test, rows_file = read_rows(test_rows, len(frame)), Path(test_rows)
-    train = np.setdiff1d(np.arange(len(frame)), test)
+    train, test, rows_file = _rows(len(frame), out, test_rows, settings, validation)
     y, e = frame["ClaimNb"].to_numpy(float), frame["Exposure"].to_numpy(float)
     study = Study(frame, train, test, y, e, glm_design(frame), settings)
-    models = report.summarise(fit_all(study, seeds), MODELS)
-    total, cpu = time.perf_counter() - begin, _cpu_seconds() - cpu_begin
+    per_seed, ends = fit_all(study, seeds)
     results = {
         "data": str(data), "rows": len(frame), "train_rows": int(train.size),
         "test_rows": int(test.size), "test_rows_file": str(rows_file), "seeds": seeds,
+        "held_out": "validation: 10 % of the learning rows" if validation else "test",
         "settings": asdict(settings),
         "observed_frequency": {"train": float(y[train].sum() / e[train].sum()),
                                "test": float(y[test].sum() / e[test].sum())},
-        "models": models,
-        "seconds": {"total": total, "per_seed": total / seeds, "cpus": os.cpu_count(),
-                    "cpu_total": cpu, "cpu_per_seed_over_2_cores": cpu / seeds / 2,
-                    "load_average_1min_at_end": os.getloadavg()[0]},
+        "models": report.summarise(per_seed, MODELS),
+        "seconds": _seconds(begin, ends),
         "homogeneous_test_deviance_x100_over_splits": split_spread(y, e),
     }
     results["targets"] = report.targets(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "table.md").write_text(report.table(results) + "\n", encoding="utf-8")
     if doc is not None:
-        Path(doc).write_text(report.page(results), encoding="utf-8")
+        Path(doc).write_text(report.page(results, validation=validation_results),
+                             encoding="utf-8")
     return results
 
 
@@ -396,14 +397,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", required=True, help="folder for results.json and table.md")
     parser.add_argument("--doc", help="also write this documentation page")
+    parser.add_argument("--validation", action="store_true",
+                        help="hold out 10 %% of the learning rows instead of the test rows")
+    parser.add_argument("--validation-results", nargs="*", default=[],
+                        help="results.json of --validation runs, for the page's section on "
+                             "how the epochs were chosen")
     names = [name for name in asdict(Settings()) if name != "hidden"]
     for name in names:
         default = getattr(Settings(), name)
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     settings = Settings(**{name: getattr(args, name) for name in names})
+    chosen = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.validation_results]
     results = run(args.data, args.out, test_rows=args.test_rows, seeds=args.seeds,
-                  settings=settings, doc=args.doc)
+                  settings=settings, doc=args.doc, validation=args.validation,
+                  validation_results=chosen)
     print(report.table(results))
     return results
 

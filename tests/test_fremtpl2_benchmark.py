@@ -65,16 +65,54 @@ def test_the_table_is_written_and_reproducible_from_the_row_file(data, tmp_path)
     fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
                           str(tmp_path / "again.md")])
     assert (tmp_path / "again.md").read_text() == page
-    fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
-                          str(tmp_path / "seeds.md"), "--seeds-results",
-                          str(tmp_path / "a" / "results.json")])
-    assert "## Over 2 seeds" in (tmp_path / "seeds.md").read_text()
+    assert "### Each seed" in page and "## Executors and timing" in page
+    for name in fremtpl2.NETWORKS:  # which executor ran each fit, from history.params
+        assert set(saved["models"][name]["executor"]["per_seed"]) <= {"numpy", "compiled"}
+        assert saved["models"][name]["executor_reason"]["per_seed"][0].startswith("auto:")
+        assert 0.5 < saved["models"][name]["learning_balance"]["mean"] < 2.0
+    # Σμ̂/ΣN on the learning rows: 1 for the homogeneous model, near 1 for the GLM
+    assert saved["models"]["homogeneous"]["learning_balance"]["mean"] == pytest.approx(1.0)
+    assert saved["models"]["glm"]["learning_balance"]["mean"] == pytest.approx(1.0, abs=0.01)
+    seconds = saved["seconds"]
+    assert 0 < seconds["first_seed"] <= seconds["total"] and seconds["further_seed"] > 0
     rows = np.loadtxt(tmp_path / "a" / "test_rows.txt", dtype=int)
     again = fremtpl2.main(["--data", str(data), "--out", str(tmp_path / "b"), "--test-rows",
                            str(tmp_path / "a" / "test_rows.txt"), *fast])
     assert rows.size == 300 and again["test_rows"] == 300
     assert again["models"]["glm"]["test_deviance_x100"]["mean"] == pytest.approx(
         results["models"]["glm"]["test_deviance_x100"]["mean"], rel=1e-12)
+    # --validation: 10 % of the learning rows held out, the test rows not used
+    held = fremtpl2.main(["--data", str(data), "--out", str(tmp_path / "c"), "--test-rows",
+                          str(tmp_path / "a" / "test_rows.txt"), "--validation", *fast])
+    assert held["train_rows"] == 2430 and held["test_rows"] == 270
+    assert held["held_out"].startswith("validation")
+    train = np.setdiff1d(np.arange(3000), rows)
+    assert held["observed_frequency"]["test"] == pytest.approx(  # held out of the learning rows
+        _frequency(data, train[fremtpl2.split_rows(train.size, 1)]), rel=1e-12)
+    fremtpl2.report.main([str(tmp_path / "a" / "results.json"), "--doc",
+                          str(tmp_path / "chosen.md"), "--validation-results",
+                          str(tmp_path / "c" / "results.json")])
+    chosen = (tmp_path / "chosen.md").read_text()
+    assert "| 1 | 2 / 2 |" in chosen and "This table uses the schedule of run 1." in chosen
+    assert "No `--validation` runs" in page
+
+
+def _frequency(path, rows):
+    frame = fremtpl2.load(path)
+    return frame["ClaimNb"].to_numpy()[rows].sum() / frame["Exposure"].to_numpy()[rows].sum()
+
+
+def test_the_frequency_target_holds_on_every_seed_not_only_on_the_mean():
+    results = {"models": {name: {"test_deviance_x100": {"mean": 31.0, "per_seed": [31.0] * 2},
+                                 "average_frequency": {"per_seed": [0.0995, 0.1034]}}
+                          for name in ("glm", "nn_embedding", "cann")},
+               "observed_frequency": {"test": 0.1030}, "seconds": {"first_seed": 100.0}}
+    results["models"]["glm"].update(test_deviance_x100={"mean": 31.5},
+                                    statsmodels={"difference_x100": 0.002})
+    measured = fremtpl2.report.targets(results)
+    assert not measured["cann_frequency_gap_pp"]["met"]  # the mean, −0.155 pp, is inside
+    assert measured["cann_frequency_gap_pp"]["value"] == pytest.approx(-0.35)
+    assert measured["cann_below_glm"]["met"] and measured["seconds_first_seed"]["met"]
 
 
 def test_bad_row_files_and_data_are_refused(data, tmp_path):
