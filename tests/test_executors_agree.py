@@ -481,3 +481,28 @@ def test_warm_compiles_every_entry_point(capsys):
     assert len(capsys.readouterr().out.splitlines()) == 5  # one line per entry point
     for kernel in epoch.ENTRY_POINTS:
         assert choice._in_process(kernel, "float64"), kernel
+
+
+def _threaded_fit(_=None):
+    """A full batch of more than BLOCK_ROWS rows: the compiled executor's thread pool."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 4))
+    y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+    model = gd.Sequential([gd.Dense(3, "tanh"), gd.Dense(1, "exponential")], input_dim=4,
+                          seed=0)
+    model.compile(loss="poisson", optimizer=gd.Adam(0.01))
+    model.fit(X, y, batch_size="full", epochs=3, verbose=0, executor="compiled")
+    return model.theta.copy()
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="fork is POSIX")
+def test_a_process_forked_after_a_compiled_fit_can_fit_too():
+    """The child inherits the pool object but not its threads: it must make its own
+    (it used to wait forever on the parent's)."""
+    import multiprocessing
+
+    parent = _threaded_fit()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_threaded_fit).get(timeout=120)
+    np.testing.assert_array_equal(child, parent)
+

@@ -196,6 +196,18 @@ _POOL: list[ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    """In a forked child the parent's worker threads do not exist: a job submitted to the
+    inherited pool would wait forever. The child makes its own pool at first use."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()  # the parent may have held it while forking
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _threads() -> int:
     """The CPUs this process may run on (its affinity mask, not the machine's count)."""
     try:
