@@ -39,8 +39,9 @@ def test_every_configuration_has_a_ratio_marked_against_the_target(page):
     ratio = re.compile(r"([\d.]+) \([\d.]+–[\d.]+\)")
     for name, s64, s32, compiled, status, _, reference, _, _ in rows:
         assert float(s64.split()[0]) > 0 and float(s32.split()[0]) > 0
-        value = float(ratio.fullmatch(compiled).group(1))
-        assert status == ("met" if value <= precision.TARGET else "**MISSED**"), name
+        value = float(ratio.fullmatch(compiled).group(1))  # rounded to 2 decimals
+        if abs(value - precision.TARGET) > 0.005:  # at 0.85 the unrounded ratio decides
+            assert status == ("met" if value <= precision.TARGET else "**MISSED**"), name
         assert ratio.fullmatch(reference), name
     met = sum(row[4] == "met" for row in rows)
     assert f"Met in {met} of 12 configurations." in page
