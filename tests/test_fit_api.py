@@ -216,3 +216,18 @@ def test_compiled_executor_that_cannot_run_the_fit_is_a_user_error(data):
     with pytest.raises(gd.UserError, match="executor='compiled' cannot run this fit: "
                                            "tracing or a per-step callback needs it"):
         _fit(_model(), *data, epochs=1, trace=True, executor="compiled")
+
+
+def test_a_float32_model_takes_float32_X_without_a_copy():
+    """check_X keeps float32 (it used to make a float64 copy that fit then cast back)."""
+    from gdlab.io.data import check_X
+
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    assert check_X(X) is X
+    assert check_X(X.astype(np.float16)).dtype == np.float64
+    model = gd.Sequential([gd.Dense(1)], input_dim=3, dtype="float32")
+    model.compile(loss="mse")
+    assert np.shares_memory(model._prepare(X, X[:, 0]).X, X)
+    as64 = gd.Sequential([gd.Dense(1)], input_dim=3)
+    as64.compile(loss="mse")
+    assert as64._prepare(X, X[:, 0]).X.dtype == np.float64

@@ -25,7 +25,8 @@ def _is_numeric_dtype(dtype: Any) -> bool:
         return getattr(dtype, "kind", "O") in "biuf"
 
 
-def _to_float(value: Any, name: str) -> FloatArray:
+def _to_float(value: Any, name: str, *, keep_float32: bool = False) -> FloatArray:
+    """``value`` as a float64 array (float32 kept as it is with ``keep_float32``), checked."""
     if value is None:
         raise UserTypeError(f"{name} is None; pass an array of numbers.")
     if hasattr(value, "dtypes") and hasattr(value, "select_dtypes"):  # a DataFrame
@@ -48,6 +49,8 @@ def _to_float(value: Any, name: str) -> FloatArray:
         )
     if np.iscomplexobj(array):
         raise UserTypeError(f"{name} must hold real numbers; got complex values.")
+    if keep_float32 and array.dtype == np.float32:
+        return array
     return np.asarray(array, dtype=float)
 
 
@@ -71,12 +74,15 @@ def _check_finite(array: FloatArray, name: str) -> None:
 def check_X(X: Any, *, n_features: int | None = None, name: str = "X") -> FloatArray:
     """Return X as a float array of shape (n, p); a 1-D X is one feature per row.
 
+    A float32 X stays float32 (a float32 model then takes it without a copy); any other
+    numbers become float64.
+
     Examples
     --------
     >>> check_X([1, 2, 3]).shape
     (3, 1)
     """
-    array = _to_float(X, name)
+    array = _to_float(X, name, keep_float32=True)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:

@@ -56,7 +56,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from gdlab._typing import FloatArray, IntArray
 from gdlab.kernels import specs
@@ -105,6 +105,7 @@ class Executor:
         self.loss = specs.loss_spec(model)
         self.group_start = np.concatenate([[0], self.net.layer_end[:-1]])
         self.glm = is_glm(model)
+        self.rows = np.arange(self.data.X.shape[0])  # the order of a full batch in place
 
     def run_epoch(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
                   order: IntArray, batch_size: int) -> EpochResult:
@@ -141,7 +142,7 @@ class Executor:
                     records: specs.Records) -> tuple[int, Any]:
         """Steps of more than BLOCK_ROWS rows: the gradient in fixed row blocks on all
         cores, summed in block order; the update by the optimizer's own (NumPy) rule."""
-        with threadpool_limits(1, user_api="blas"):  # one BLAS thread inside each worker
+        with _blas().limit(limits=1, user_api="blas"):  # one BLAS thread inside each worker
             return self._steps_of_blocks(gradients, theta, state, step_count, optimizer,
                                          order, batch_size, records)
 
@@ -154,7 +155,8 @@ class Executor:
         w = self.data.w
         weighted = w.shape[0] > 0
         # a full batch without embeddings: the blocks are slices of X (nothing gathered)
-        in_order = self.net.emb_dim.size == 0 and bool(np.all(order == np.arange(n)))
+        in_order = (self.net.emb_dim.size == 0 and n == self.rows.shape[0]
+                    and order[0] == 0 and bool(np.array_equal(order, self.rows)))
         for index in range(step_loss.shape[0]):
             lo, hi = index * batch_size, min((index + 1) * batch_size, n)
             step_eta[index] = optimizer.learning_rate_at(step_count + index)
@@ -194,6 +196,18 @@ class Executor:
 
 _POOL: list[ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
+_BLAS: list[ThreadpoolController] = []
+
+
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries of this process, found once (``threadpool_limits`` would scan the
+    loaded libraries again at every epoch: ~3 ms each once numba is loaded). SciPy's BLAS,
+    which numba's matrix products call, is loaded first so that the scan finds it."""
+    if not _BLAS:
+        import scipy.linalg.cython_blas  # noqa: F401
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
 
 
 def _forget_pool_after_fork() -> None:
