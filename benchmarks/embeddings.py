@@ -20,7 +20,6 @@ against gdlab, one epoch from the same initial θ in the same row order. Writes
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import statistics
@@ -36,6 +35,7 @@ import numpy as np
 import gdlab as gd
 from benchmarks import embedding_peers as peers
 from benchmarks import embeddings_report as report
+from benchmarks import page_cli
 from benchmarks.embedding_peers import Data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,18 +250,10 @@ def compile_times(log) -> dict[str, dict[str, float]]:
 # --- the run ---------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> Path:
     """Run the benchmark, write the page and print it; return its path."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.embeddings",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=610_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true",
-                        help="a tiny run in seconds (2,000 rows, 1 repeat, no compile test)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "embeddings-speed.md")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.rows, args.repeats = min(args.rows, 2_000), 1
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
+    args, log = page_cli.parse(
+        argv, prog="python -m benchmarks.embeddings", doc=__doc__, rows=610_000,
+        out=ROOT / "docs" / "embeddings-speed.md",
+        smoke_help="a tiny run in seconds (2,000 rows, 1 repeat, no compile test)")
     started, load_before = time.perf_counter(), os.getloadavg()
     installed = peers.available()
     tools = [t for t in TOOLS if installed.get(t[0], True)]

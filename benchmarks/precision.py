@@ -16,7 +16,6 @@ the same row order: float32 computes the same thing. It writes ``docs/float32.md
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import statistics
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import gdlab as gd
-from benchmarks import report
+from benchmarks import page_cli, report
 from benchmarks.suite import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,18 +183,10 @@ def render(results, extra, *, n: int, repeats: int, smoke: bool, command: str) -
 
 def main(argv: list[str] | None = None) -> Path:
     """Run the benchmark, write the page and print it; return its path."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.precision",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true",
-                        help="a tiny run in seconds (2,000 rows, 1 repeat)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "float32.md")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.rows, args.repeats = min(args.rows, 2_000), 1
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
+    args, log = page_cli.parse(
+        argv, prog="python -m benchmarks.precision", doc=__doc__, rows=200_000,
+        out=ROOT / "docs" / "float32.md",
+        smoke_help="a tiny run in seconds (2,000 rows, 1 repeat)")
     started, load_before = time.perf_counter(), os.getloadavg()
     X, y = make_data(args.rows)
     data = {"float64": (X, y), "float32": (X.astype(np.float32), y)}
