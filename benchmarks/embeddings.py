@@ -21,7 +21,6 @@ against gdlab, one epoch from the same initial θ in the same row order. Writes
 from __future__ import annotations
 
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -266,14 +265,10 @@ def main(argv: list[str] | None = None) -> Path:
     extra["load"] = (load_before, os.getloadavg())
     extra["seconds"] = time.perf_counter() - started
     extra["data"] = data["float64"]
-    command = "python -m benchmarks.embeddings " + shlex.join(argv if argv is not None
-                                                              else sys.argv[1:])
-    text = report.render(results, extra, n=args.rows, repeats=args.repeats,
-                         smoke=args.smoke, command=command.strip(), installed=installed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    log(text)
-    return args.out
+    text = report.render(results, extra, n=args.rows, repeats=args.repeats, smoke=args.smoke,
+                         command=page_cli.command("python -m benchmarks.embeddings", argv),
+                         installed=installed)
+    return page_cli.write(args.out, text, log)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,3 +29,16 @@ def parse(argv: list[str] | None, *, prog: str, doc: str, rows: int, out: Path,
         args.rows, args.repeats = min(args.rows, SMOKE_ROWS), SMOKE_REPEATS
     log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
     return args, log
+
+
+def command(prog: str, argv: list[str] | None) -> str:
+    """The command line that made the page, as the page quotes it."""
+    return f"{prog} {shlex.join(argv if argv is not None else sys.argv[1:])}".strip()
+
+
+def write(out: Path, text: str, log: Callable[[str], None]) -> Path:
+    """Write the page (making its folder) and print it; return its path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    log(text)
+    return out

@@ -17,9 +17,7 @@ the same row order: float32 computes the same thing. It writes ``docs/float32.md
 from __future__ import annotations
 
 import os
-import shlex
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -196,14 +194,9 @@ def main(argv: list[str] | None = None) -> Path:
         log(f"  {config[0]:32s} compiled f32/f64 "
             f"{ratio_cells(results[config[0]], 'compiled')[1]}")
     extra = {"load": (load_before, os.getloadavg()), "seconds": time.perf_counter() - started}
-    command = "python -m benchmarks.precision " + shlex.join(argv if argv is not None
-                                                             else sys.argv[1:])
     text = render(results, extra, n=args.rows, repeats=args.repeats, smoke=args.smoke,
-                  command=command.strip())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    log(text)
-    return args.out
+                  command=page_cli.command("python -m benchmarks.precision", argv))
+    return page_cli.write(args.out, text, log)
 
 
 if __name__ == "__main__":
