@@ -235,17 +235,28 @@ class SGD(Optimizer):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """What Adam and Nadam share: the decay rates β₁, β₂ of the two moments, and ε."""
+
+    def __init__(self, learning_rate: float | schedules.Schedule, beta_1: float, beta_2: float,
+                 epsilon: float) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = check_fraction("beta_1", beta_1, hint="The usual value is 0.9.")
+        self.beta_2 = check_fraction("beta_2", beta_2, hint="The usual value is 0.999.")
+        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-8 or 1e-7.")
+
+    def hyperparameters(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adam(_Moments):
     """Adam with bias correction (defaults as PyTorch: ε = 1e-8)."""
 
     name = "adam"
 
     def __init__(self, learning_rate: float | schedules.Schedule = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8) -> None:
-        super().__init__(learning_rate)
-        self.beta_1 = check_fraction("beta_1", beta_1, hint="The usual value is 0.9.")
-        self.beta_2 = check_fraction("beta_2", beta_2, hint="The usual value is 0.999.")
-        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-8.")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
 
     def init(self, theta):
         return AdamState(0, np.zeros_like(theta), np.zeros_like(theta))
@@ -254,11 +265,8 @@ class Adam(Optimizer):
         return adam_update(grad, state, learning_rate=learning_rate, beta_1=self.beta_1,
                            beta_2=self.beta_2, epsilon=self.epsilon)
 
-    def hyperparameters(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Nadam: Adam with Nesterov momentum (Keras 3's rule and defaults: η = 0.001, ε = 1e-7).
 
     The update is :func:`nadam_update`. The study of Schelldorfer & Wüthrich (2019) trains
@@ -269,10 +277,7 @@ class Nadam(Optimizer):
 
     def __init__(self, learning_rate: float | schedules.Schedule = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
-        super().__init__(learning_rate)
-        self.beta_1 = check_fraction("beta_1", beta_1, hint="The usual value is 0.9.")
-        self.beta_2 = check_fraction("beta_2", beta_2, hint="The usual value is 0.999.")
-        self.epsilon = check_positive_number("epsilon", epsilon, hint="e.g. 1e-7.")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
 
     def init(self, theta):
         return NadamState(0, 1.0, np.zeros_like(theta), np.zeros_like(theta))
@@ -280,9 +285,6 @@ class Nadam(Optimizer):
     def update(self, grad, state, *, learning_rate):
         return nadam_update(grad, state, learning_rate=learning_rate, beta_1=self.beta_1,
                             beta_2=self.beta_2, epsilon=self.epsilon)
-
-    def hyperparameters(self):
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class RMSprop(Optimizer):
