@@ -124,10 +124,9 @@ def _assert_agree(models, histories):
                                        err_msg=name)
 
 
-@pytest.mark.parametrize("batch_size", ["full", 1, 7])
-@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_executors_agree(case, batch_size):
-    _, hidden, output, units, loss, kind, optimizer, weights, exposure = case
+def _case_fit(case, batch_size):
+    """A case's data and fit arguments: 4 epochs, seed 5, its weights and exposure."""
+    _, _, _, units, _, kind, _, weights, exposure = case
     rng = np.random.default_rng(11)
     X, y = _case_data(kind, units, rng)
     kwargs = {"batch_size": batch_size, "epochs": 4, "seed": 5}
@@ -135,6 +134,14 @@ def test_executors_agree(case, batch_size):
         kwargs["sample_weight"] = rng.uniform(0.2, 2.0, size=len(X))
     if exposure:
         kwargs["exposure"] = rng.uniform(0.3, 1.5, size=len(X))
+    return X, y, kwargs
+
+
+@pytest.mark.parametrize("batch_size", ["full", 1, 7])
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+def test_executors_agree(case, batch_size):
+    _, hidden, output, units, loss, _, optimizer, _, _ = case
+    X, y, kwargs = _case_fit(case, batch_size)
     models, histories = _fit_both(lambda: _build(hidden, output, units, loss, optimizer),
                                   X, y, **kwargs)
     _assert_agree(models, histories)
@@ -290,15 +297,10 @@ F32_CASES = [case for case in CASES if case[0] in (
 @pytest.mark.parametrize("case", F32_CASES, ids=[case[0] for case in F32_CASES])
 def test_float32_models_run_compiled_and_agree_to_1e5(case, batch_size):
     """θ and the optimizer state stay float32 (rounded at every step, as the reference
-    executor's); the compiled code computes each step in float64: agreement to 1e-5."""
-    _, hidden, output, units, loss, kind, optimizer, weights, exposure = case
-    rng = np.random.default_rng(11)
-    X, y = _case_data(kind, units, rng)
-    kwargs = {"batch_size": batch_size, "epochs": 4, "seed": 5}
-    if weights:
-        kwargs["sample_weight"] = rng.uniform(0.2, 2.0, size=len(X))
-    if exposure:
-        kwargs["exposure"] = rng.uniform(0.3, 1.5, size=len(X))
+    executor's); the compiled blocks run in float32, its losses, row path and gradient
+    sums in float64: agreement to 1e-5."""
+    _, hidden, output, units, loss, _, optimizer, _, _ = case
+    X, y, kwargs = _case_fit(case, batch_size)
 
     def build():
         model = _build(hidden, output, units, loss, optimizer)
