@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gdlab._checks import UserError, check_positive_int
-from gdlab.io.preprocessing import Preprocessor, require_columns
+from gdlab.io.preprocessing import Preprocessor, level_codes, require_columns
 from gdlab.nn.embedding import Embedding, Inputs
 
 __all__ = ["EmbeddedPreprocessor", "inputs_for", "preprocessing_from_config"]
@@ -81,14 +81,7 @@ class EmbeddedPreprocessor(Preprocessor):
             if series.isna().any():
                 raise UserError(f"Missing values in {name} ({int(series.isna().sum())} rows); "
                                 "drop or impute those rows first.")
-            text = series.astype(str)
-            codes = pd.Index(levels).get_indexer(text)
-            if (codes < 0).any():
-                unseen = sorted(text[codes < 0].unique().tolist())
-                raise UserError(
-                    f"Column {name!r} has categories not seen in training: {unseen[:5]} "
-                    f"({int((codes < 0).sum())} rows); its embedding knows {levels[:10]}"
-                    f"{' …' if len(levels) > 10 else ''}.")
+            codes = level_codes(name, series, levels, known_by="its embedding")
             blocks.append(codes.astype(float)[:, None])
         return np.column_stack(blocks)
 

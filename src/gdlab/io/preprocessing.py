@@ -30,6 +30,7 @@ __all__ = [
     "check_exposure_column",
     "check_missing",
     "encode_target",
+    "level_codes",
     "read_table",
     "require_columns",
 ]
@@ -231,6 +232,23 @@ def _check_levels(name: str, levels: list[str], rows: int) -> None:
             "--features, or fix its values."
         )
 
+def level_codes(name: str, series: pd.Series, levels: list[str], *,
+                known_by: str) -> np.ndarray:
+    """Each row's position in the training ``levels`` (compared as text); categories not
+    seen in training are refused, naming them and what ``known_by`` (the model, an
+    embedding) knows."""
+    text = series.astype(str)
+    codes = pd.Index(levels).get_indexer(text)
+    if (codes < 0).any():
+        unseen = sorted(text[codes < 0].unique().tolist())
+        raise UserError(
+            f"Column {name!r} has categories not seen in training: {unseen[:5]} "
+            f"({int((codes < 0).sum())} rows); {known_by} knows {levels[:10]}"
+            f"{' …' if len(levels) > 10 else ''}."
+        )
+    return codes
+
+
 class Preprocessor:
     """Standardise numeric columns and one-hot encode text columns (fitted state).
 
@@ -323,16 +341,8 @@ class Preprocessor:
                 raise UserError(f"Column {name!r} was numeric in training but holds text here "
                                  f"(e.g. {series.iloc[0]!r}).")
             return (series.to_numpy(dtype=float) - column["mean"]) / column["std"]
-        text = series.astype(str)
         levels = column["levels"]
-        codes = pd.Index(levels).get_indexer(text)
-        if (codes < 0).any():
-            unseen = sorted(text[codes < 0].unique().tolist())
-            raise UserError(
-                f"Column {name!r} has categories not seen in training: {unseen[:5]} "
-                f"({int((codes < 0).sum())} rows); the model knows {levels[:10]}"
-                f"{' …' if len(levels) > 10 else ''}."
-            )
+        codes = level_codes(name, series, levels, known_by="the model")
         onehot = np.zeros((len(codes), len(levels)))
         onehot[np.arange(len(codes)), codes] = 1.0
         return onehot
