@@ -52,6 +52,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -105,7 +106,11 @@ class Executor:
         self.loss = specs.loss_spec(model)
         self.group_start = np.concatenate([[0], self.net.layer_end[:-1]])
         self.glm = is_glm(model)
-        self.rows = np.arange(self.data.X.shape[0])  # the order of a full batch in place
+
+    @cached_property
+    def rows(self) -> NDArray[np.int64]:
+        """0, 1, …, n − 1: the order of a full batch in place (made at the first one)."""
+        return np.arange(self.data.X.shape[0], dtype=np.int64)
 
     def run_epoch(self, theta: FloatArray, state: Any, step_count: int, optimizer: Any,
                   order: IntArray, batch_size: int) -> EpochResult:
