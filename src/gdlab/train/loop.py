@@ -12,7 +12,7 @@ An epoch runs on one of two executors, with the same results to ~1e-12:
 Both record the epoch in the same logs (:meth:`FitLoop._epoch_logs`: the loss weighted
 by the batches' weights, the learning rate, the RMS gradient norm of each layer and of
 the embedding tables, :func:`grad_norm_logs`) and report a non-finite loss or gradient
-the same way (:meth:`FitLoop._report_divergence`): the step that found it changes
+the same way (:meth:`FitLoop.report_divergence`): the step that found it changes
 nothing; θ and the step count go back to a snapshot of the
 :class:`~gdlab.train.callbacks.DivergenceGuard` whose training loss is finite and
 acceptable, and the optimizer's state, built on the diverging path, starts afresh.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,9 +65,9 @@ class FitLoop:
         for callback in user:
             if not isinstance(callback, Callback):
                 raise UserTypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
-        self._divergence_guard = DivergenceGuard(loss_at=lambda: self._training_loss(data))
+        guard = self.guard_divergence(lambda: self._training_loss(data))
         dead = DeadReLU(data.X)  # with embeddings, through the tables at each check
-        chain: list[Callback] = [self.history, self._divergence_guard, dead, *user]
+        chain: list[Callback] = [self.history, guard, dead, *user]
         if verbose:
             chain.append(ProgressBar(epochs))
         for callback in chain:
@@ -126,7 +126,7 @@ class FitLoop:
             loss, grad = self._batch_gradient(batch)
             group_sq = [grad[part] @ grad[part] for part in groups]  # each group's ‖gradient‖²
             if not (math.isfinite(loss) and _finite(grad, group_sq)):  # no update: report
-                self._report_divergence(epoch, self.step_count, loss, step_eta[index],
+                self.report_divergence(epoch, self.step_count, loss, step_eta[index],
                                         index=index)
                 return None
             record = self._update(loss, grad, rows, epoch=epoch, variant=plan.variant,
@@ -197,14 +197,23 @@ class FitLoop:
         self.advance(result.theta, result.optimizer_state, result.steps)
         if result.diverged >= 0:
             index = result.diverged
-            self._report_divergence(epoch, self.step_count, float(result.step_loss[index]),
+            self.report_divergence(epoch, self.step_count, float(result.step_loss[index]),
                                     float(result.step_learning_rate[index]), index=index)
             return None
         return self._epoch_logs(data, result.step_loss, result.step_learning_rate,
                                 result.batch_weight, result.grad_sq)
 
-    def _report_divergence(self, epoch: int, step: int, loss: float, eta: float, *,
-                           index: int) -> None:
+    def guard_divergence(self, loss_at: Callable[[], float]) -> DivergenceGuard:
+        """This fit's divergence guard, which :meth:`report_divergence` restores θ with;
+        ``loss_at()`` is the training loss at the current θ (in memory or streamed)."""
+        self._divergence_guard = DivergenceGuard(loss_at=loss_at)
+        return self._divergence_guard
+
+    def report_divergence(self, epoch: int, step: int, loss: float, eta: float, *,
+                          index: int) -> None:
+        """Stop the fit on a non-finite loss or gradient at ``step`` (``index`` in its
+        epoch): θ back to the guard's last good snapshot, the reason in the history and a
+        :class:`DivergenceWarning`."""
         # θ before this step gives a non-finite loss or gradient: go back to an earlier
         # epoch's θ whose training loss is finite and acceptable (index: the step's number
         # in its epoch; from 1 on, the epoch's first step ran from the last good θ)

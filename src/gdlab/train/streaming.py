@@ -43,7 +43,7 @@ from gdlab.io.chunks import (
 from gdlab.io.dask import DaskData, as_dask_array
 from gdlab.io.parquet import ParquetSource, write_parquet
 from gdlab.optim.batches import check_batch_size, variant_name
-from gdlab.train.callbacks import Callback, DivergenceGuard, History, ProgressBar
+from gdlab.train.callbacks import Callback, History, ProgressBar
 from gdlab.train.diagnostics import first_rows_check
 from gdlab.train.loop import grad_norm_logs
 
@@ -150,8 +150,7 @@ def _callbacks(model: Any, data: Any, callbacks: Sequence[Callback] | None, epoc
     for callback in user:
         if not isinstance(callback, Callback):
             raise UserTypeError(f"callbacks must be gdlab Callback objects; got {callback!r}.")
-    guard = DivergenceGuard(loss_at=lambda: evaluate_external(model, data, loss_only=True))
-    model._divergence_guard = guard  # the fit loop's _report_divergence restores θ with it
+    guard = model.guard_divergence(lambda: evaluate_external(model, data, loss_only=True))
     dead = first_rows_check(model, data)
     chain = [model.history, guard, *dead, *user, *([ProgressBar(epochs)] if verbose else [])]
     for callback in chain:
@@ -191,7 +190,7 @@ def _full_step(model: Any, sums: FloatArray, total_weight: float,
     optimizer = model.optimizer
     eta = optimizer.learning_rate_at(model.step_count)
     if not (math.isfinite(loss) and np.isfinite(grad).all()):
-        model._report_divergence(epoch, model.step_count, loss, eta, index=0)
+        model.report_divergence(epoch, model.step_count, loss, eta, index=0)
         return None
     delta, state = optimizer.update(grad, model.optimizer_state, learning_rate=eta)
     model.advance(model.theta + delta, state, 1)
@@ -245,7 +244,7 @@ def _run_batches(model: Any, data: Chunk, rows: IntArray, batch_size: int, epoch
     if result.diverged < 0:
         return True
     index = result.diverged
-    model._report_divergence(epoch, model.step_count, float(result.step_loss[index]),
+    model.report_divergence(epoch, model.step_count, float(result.step_loss[index]),
                              float(result.step_learning_rate[index]), index=done + index)
     return False
 
@@ -262,7 +261,7 @@ def _run_numpy(model: Any, data: Chunk, rows: IntArray, batch_size: int, epoch: 
                                              batch.y, sample_weight=batch.w, exposure=batch.e)
         grad = result.gradient
         if not (math.isfinite(result.loss) and np.isfinite(grad).all()):
-            model._report_divergence(epoch, model.step_count, result.loss, eta,
+            model.report_divergence(epoch, model.step_count, result.loss, eta,
                                      index=len(records["loss"]))
             return False
         delta, state = optimizer.update(grad, model.optimizer_state, learning_rate=eta)
